@@ -1,0 +1,33 @@
+package telemetry
+
+import (
+	"log/slog"
+
+	"go.opentelemetry.io/otel/metric"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
+)
+
+// Providers is what every instrumented component takes instead of reading
+// OpenTelemetry globals. Passing them explicitly lets one test process run
+// several services, each with its own in-memory span recorder, and keeps the
+// dependency visible in constructors.
+type Providers struct {
+	Tracer     trace.TracerProvider
+	Meter      metric.MeterProvider
+	Propagator propagation.TextMapPropagator
+	Logger     *slog.Logger
+}
+
+// Noop returns providers that record nothing; useful where telemetry is not
+// under test.
+func Noop() Providers {
+	return Providers{
+		Tracer:     nooptrace.NewTracerProvider(),
+		Meter:      noopmetric.NewMeterProvider(),
+		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Logger:     slog.New(slog.DiscardHandler),
+	}
+}

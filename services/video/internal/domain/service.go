@@ -1,0 +1,298 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vidstream/vidstream/services/internal/apperr"
+)
+
+// Listing limits shared by every transport.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+	// MaxBatch bounds BatchGet so one call cannot ask for the whole table.
+	MaxBatch = 100
+)
+
+// Store is the persistence the Service needs. Reads run on their own; every
+// write runs inside Atomic so that the transactional outbox can later add its
+// event rows to the same transaction as the change they describe.
+//
+// Implementations report a missing video as an apperr NotFound error.
+type Store interface {
+	Atomic(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	Get(ctx context.Context, id uuid.UUID) (Video, error)
+	// GetMany returns the videos that exist among ids, in no particular order.
+	GetMany(ctx context.Context, ids []uuid.UUID) ([]Video, error)
+	// List returns at most q.Limit videos, newest first (created_at, then id,
+	// both descending), strictly after q.After when set.
+	List(ctx context.Context, q ListQuery) ([]Video, error)
+	// Popular returns at most limit videos by view_count descending, id
+	// ascending as the tie-break so equal counts have a stable order.
+	Popular(ctx context.Context, limit int) ([]Video, error)
+}
+
+// Tx is the set of writes available inside Store.Atomic.
+type Tx interface {
+	Insert(ctx context.Context, v Video) error
+	// GetForUpdate reads a video and locks it until the transaction ends, so
+	// a concurrent update cannot slip between the ownership check and the write.
+	GetForUpdate(ctx context.Context, id uuid.UUID) (Video, error)
+	Update(ctx context.Context, v Video) error
+	Delete(ctx context.Context, id uuid.UUID) error
+	// IncrementViewCount adds by to the video's view_count. The Kafka view
+	// counter calls it in the same transaction that records the event id it
+	// has processed, which makes the increment exactly-once in effect.
+	IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error
+}
+
+// Service is the video catalogue's use cases, shared by REST and gRPC.
+type Service struct {
+	store Store
+	now   func() time.Time
+	newID func() uuid.UUID
+}
+
+// Option customises a Service (tests pin the clock).
+type Option func(*Service)
+
+// WithClock replaces time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// NewService returns a Service over store.
+func NewService(store Store, opts ...Option) *Service {
+	s := &Service{store: store, now: time.Now, newID: newV7}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// newV7 returns a time-ordered UUID (better index locality than v4). Its only
+// failure mode is the system random source failing, in which case v4, which
+// panics on that, is no worse.
+func newV7() uuid.UUID {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.New()
+	}
+	return id
+}
+
+// timestamp is the current time at the precision both databases store
+// exactly (microseconds), so a returned video equals the stored one and
+// cursors round-trip.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Create publishes a new video owned by owner.
+func (s *Service) Create(ctx context.Context, owner uuid.UUID, in NewVideo) (Video, error) {
+	now := s.timestamp()
+	v := Video{
+		ID:              s.newID(),
+		Title:           in.Title,
+		Description:     in.Description,
+		Kind:            in.Kind,
+		DurationSeconds: in.DurationSeconds,
+		SeriesTitle:     clone(in.SeriesTitle),
+		Season:          clone(in.Season),
+		Episode:         clone(in.Episode),
+		ReleaseYear:     clone(in.ReleaseYear),
+		OwnerID:         owner,
+		Status:          StatusReady,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+	}
+	normalize(&v)
+	if err := validate(v, now); err != nil {
+		return Video{}, err
+	}
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
+		// VideoPublished is enqueued here once the outbox exists.
+		return tx.Insert(ctx, v)
+	})
+	if err != nil {
+		return Video{}, fmt.Errorf("create video: %w", err)
+	}
+	return v, nil
+}
+
+// Get returns one video.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Video, error) {
+	v, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Video{}, fmt.Errorf("get video %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// BatchGet returns the videos that exist among ids in request order
+// (duplicates collapsed) and the ids that do not.
+func (s *Service) BatchGet(ctx context.Context, ids []uuid.UUID) (found []Video, missing []uuid.UUID, err error) {
+	if len(ids) > MaxBatch {
+		return nil, nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call", MaxBatch))
+	}
+	unique := make([]uuid.UUID, 0, len(ids))
+	seen := make(map[uuid.UUID]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
+		}
+	}
+	if len(unique) == 0 {
+		return []Video{}, []uuid.UUID{}, nil
+	}
+	got, err := s.store.GetMany(ctx, unique)
+	if err != nil {
+		return nil, nil, fmt.Errorf("batch get %d videos: %w", len(unique), err)
+	}
+	byID := make(map[uuid.UUID]Video, len(got))
+	for _, v := range got {
+		byID[v.ID] = v
+	}
+	found = make([]Video, 0, len(got))
+	missing = []uuid.UUID{}
+	for _, id := range unique {
+		if v, ok := byID[id]; ok {
+			found = append(found, v)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return found, missing, nil
+}
+
+// List returns one page of the catalogue, newest first.
+func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
+	if q.Limit == 0 {
+		q.Limit = DefaultPageSize
+	}
+	if q.Limit < 1 || q.Limit > MaxPageSize {
+		return Page{}, apperr.InvalidField("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize))
+	}
+	if q.Kind != "" && !q.Kind.Valid() {
+		return Page{}, apperr.InvalidField("kind", fmt.Sprintf("must be %q or %q", KindMovie, KindEpisode))
+	}
+	// One extra row tells whether another page exists without a COUNT.
+	want := q.Limit
+	q.Limit++
+	items, err := s.store.List(ctx, q)
+	if err != nil {
+		return Page{}, fmt.Errorf("list videos: %w", err)
+	}
+	page := Page{Items: items}
+	if len(items) > want {
+		page.Items = items[:want]
+		next := CursorAfter(page.Items[want-1])
+		page.Next = &next
+	}
+	return page, nil
+}
+
+// Popular returns the most viewed videos.
+func (s *Service) Popular(ctx context.Context, limit int) ([]Video, error) {
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	if limit < 1 || limit > MaxPageSize {
+		return nil, apperr.InvalidField("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize))
+	}
+	items, err := s.store.Popular(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list popular videos: %w", err)
+	}
+	return items, nil
+}
+
+// Update applies a merge-patch to a video the actor owns.
+func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch) (Video, error) {
+	var out Video
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.OwnerID != actor {
+			return apperr.New(apperr.Forbidden, "only the owner may change this video")
+		}
+		next, err := apply(cur, p)
+		if err != nil {
+			return err
+		}
+		normalize(&next)
+		now := s.timestamp()
+		if err := validate(next, now); err != nil {
+			return err
+		}
+		if sameContent(cur, next) {
+			// A no-op patch writes nothing, so no VideoUpdated event is
+			// emitted for it and updated_at keeps meaning "last changed".
+			out = cur
+			return nil
+		}
+		next.UpdatedAt = now
+		if err := tx.Update(ctx, next); err != nil {
+			return err
+		}
+		// VideoUpdated is enqueued here once the outbox exists.
+		out = next
+		return nil
+	})
+	if err != nil {
+		return Video{}, fmt.Errorf("update video %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Delete removes a video the actor owns.
+func (s *Service) Delete(ctx context.Context, actor, id uuid.UUID) error {
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.OwnerID != actor {
+			return apperr.New(apperr.Forbidden, "only the owner may delete this video")
+		}
+		// VideoDeleted is enqueued here once the outbox exists.
+		return tx.Delete(ctx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("delete video %s: %w", id, err)
+	}
+	return nil
+}
+
+// IncrementViewCount adds by views to a video in its own transaction. The
+// Kafka consumer will instead call Tx.IncrementViewCount inside the
+// transaction that also records the processed event id.
+func (s *Service) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {
+	if by <= 0 {
+		return apperr.InvalidField("by", "must be positive")
+	}
+	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.IncrementViewCount(ctx, id, by)
+	})
+	if err != nil {
+		return fmt.Errorf("increment view count of %s: %w", id, err)
+	}
+	return nil
+}
+
+func sameContent(a, b Video) bool {
+	return a.Title == b.Title && a.Description == b.Description &&
+		a.DurationSeconds == b.DurationSeconds &&
+		eqPtr(a.SeriesTitle, b.SeriesTitle) && eqPtr(a.Season, b.Season) &&
+		eqPtr(a.Episode, b.Episode) && eqPtr(a.ReleaseYear, b.ReleaseYear)
+}
+
+func eqPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}

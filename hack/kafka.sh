@@ -48,7 +48,9 @@ assemble() {
 	log "assembling the broker's classpath from hack/kafka/pom.xml ..."
 	local start=$SECONDS
 	rm -rf "$lib"
-	mvn -q -B -Dstyle.color=never -f "$kdir/pom.xml" dependency:copy-dependencies >&2
+	# (sed: Debian's Maven prints colour resets even in batch mode.)
+	mvn -q -B -Dstyle.color=never -f "$kdir/pom.xml" dependency:copy-dependencies 2>&1 |
+		sed 's/\x1b\[[0-9;]*m//g' >&2
 	if ! compgen -G "$lib/kafka_2.13-*.jar" >/dev/null; then
 		log "no kafka_2.13 jar in $lib after mvn" >&2
 		exit 1

@@ -51,8 +51,9 @@ func openSQLite(ctx context.Context, t target, p telemetry.Providers, o options)
 	}
 	dsn := t.path + "?" + sqliteParams().Encode()
 	if t.query != "" {
-		// Our settings come first; the driver honours the first value of a
-		// key, so a URL can add parameters but not weaken these.
+		// Extra parameters (another _pragma, say) go after ours: for the
+		// driver's own keys such as _txlock the first value wins, so a URL
+		// can add settings but not replace the ones above.
 		dsn += "&" + t.query
 	}
 

@@ -78,6 +78,7 @@ func newMeterProvider(ctx context.Context, res *resource.Resource, getenv func(s
 		return nil, nil, fmt.Errorf("telemetry: create Prometheus exporter: %w", err)
 	}
 	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promReader)}
+	var created []sdkmetric.Exporter
 	for _, name := range names {
 		var exp sdkmetric.Exporter
 		switch name {
@@ -91,8 +92,13 @@ func newMeterProvider(ctx context.Context, res *resource.Resource, getenv func(s
 			err = fmt.Errorf("unsupported exporter %q (want prometheus, otlp, console or none)", name)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("telemetry: OTEL_METRICS_EXPORTER: %w", err)
+			err = fmt.Errorf("telemetry: OTEL_METRICS_EXPORTER: %w", err)
+			for _, e := range created {
+				err = errors.Join(err, e.Shutdown(ctx))
+			}
+			return nil, nil, err
 		}
+		created = append(created, exp)
 		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
 	}
 	handler := promhttp.HandlerFor(registry, promhttp.HandlerOpts{})

@@ -53,6 +53,11 @@ func newPasswordHasher(p Argon2Params, maxConcurrent int) (*passwordHasher, erro
 }
 
 func (h *passwordHasher) acquire(ctx context.Context) error {
+	// Checked first because select picks at random among ready cases: a
+	// request already abandoned must not start a hash.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("wait for a password hashing slot: %w", err)
+	}
 	select {
 	case h.slots <- struct{}{}:
 		return nil

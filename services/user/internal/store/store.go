@@ -1,6 +1,6 @@
 // Package store implements domain.Store over database.DB. One SQL
-// implementation serves PostgreSQL and SQLite; the dialects differ only in
-// how a timestamp travels (see timeArg), and in their migrations.
+// implementation serves PostgreSQL and SQLite: every statement here is
+// portable, so the dialects differ only in their migrations.
 package store
 
 import (
@@ -73,7 +73,7 @@ const userColumns = `id, email, display_name, password_hash, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (domain.User, error) {
 	var u domain.User
-	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, timeDest{&u.CreatedAt})
+	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt)
 	return u, err
 }
 
@@ -137,7 +137,7 @@ func (q queries) SessionByTokenHash(ctx context.Context, hash []byte) (domain.Se
 	var s domain.Session
 	err := q.q.QueryRowContext(ctx,
 		`SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = $1`, hash,
-	).Scan(&s.TokenHash, &s.UserID, timeDest{&s.CreatedAt}, timeDest{&s.ExpiresAt})
+	).Scan(&s.TokenHash, &s.UserID, &s.CreatedAt, &s.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Session{}, domain.ErrNotFound
 	}
@@ -150,7 +150,7 @@ func (q queries) SessionByTokenHash(ctx context.Context, hash []byte) (domain.Se
 func (q queries) RecentLoginFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
 	rows, err := q.q.QueryContext(ctx,
 		`SELECT failed_at FROM login_failures WHERE throttle_key = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT $3`,
-		key, q.timeArg(since), limit)
+		key, database.Timestamp(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("select login failures: %w", err)
 	}
@@ -158,7 +158,7 @@ func (q queries) RecentLoginFailures(ctx context.Context, key string, since time
 	var times []time.Time
 	for rows.Next() {
 		var t time.Time
-		if err := rows.Scan(timeDest{&t}); err != nil {
+		if err := rows.Scan(&t); err != nil {
 			return nil, fmt.Errorf("scan login failure: %w", err)
 		}
 		times = append(times, t)
@@ -172,7 +172,7 @@ func (q queries) RecentLoginFailures(ctx context.Context, key string, since time
 func (q queries) CreateUser(ctx context.Context, u domain.User) error {
 	_, err := q.q.ExecContext(ctx,
 		`INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Email, u.DisplayName, u.PasswordHash, q.timeArg(u.CreatedAt))
+		u.ID, u.Email, u.DisplayName, u.PasswordHash, database.Timestamp(u.CreatedAt))
 	if database.IsUniqueViolation(err) {
 		return fmt.Errorf("insert user: %w", domain.ErrDuplicate)
 	}
@@ -205,7 +205,7 @@ func (q queries) DeleteUser(ctx context.Context, id uuid.UUID) error {
 func (q queries) CreateSession(ctx context.Context, s domain.Session) error {
 	_, err := q.q.ExecContext(ctx,
 		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		s.TokenHash, s.UserID, q.timeArg(s.CreatedAt), q.timeArg(s.ExpiresAt))
+		s.TokenHash, s.UserID, database.Timestamp(s.CreatedAt), database.Timestamp(s.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -225,7 +225,7 @@ func (q queries) DeleteSession(ctx context.Context, hash []byte) (bool, error) {
 }
 
 func (q queries) DeleteExpiredSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
-	_, err := q.q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2`, userID, q.timeArg(now))
+	_, err := q.q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2`, userID, database.Timestamp(now))
 	if err != nil {
 		return fmt.Errorf("delete expired sessions: %w", err)
 	}
@@ -235,12 +235,12 @@ func (q queries) DeleteExpiredSessions(ctx context.Context, userID uuid.UUID, no
 func (q queries) RecordLoginFailure(ctx context.Context, keys []string, at, pruneBefore time.Time) error {
 	// Pruning every key's stale rows here keeps the table bounded even when
 	// an attacker sprays many distinct emails, without a background job.
-	if _, err := q.q.ExecContext(ctx, `DELETE FROM login_failures WHERE failed_at <= $1`, q.timeArg(pruneBefore)); err != nil {
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM login_failures WHERE failed_at <= $1`, database.Timestamp(pruneBefore)); err != nil {
 		return fmt.Errorf("prune login failures: %w", err)
 	}
 	for _, k := range keys {
 		if _, err := q.q.ExecContext(ctx,
-			`INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2)`, k, q.timeArg(at)); err != nil {
+			`INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2)`, k, database.Timestamp(at)); err != nil {
 			return fmt.Errorf("insert login failure: %w", err)
 		}
 	}

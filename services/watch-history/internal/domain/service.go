@@ -240,10 +240,9 @@ func (s *Service) ForgetUser(ctx context.Context, tx Tx, userID uuid.UUID) error
 // ForgetVideo removes a deleted video from every user's history.
 //
 // A progress report that looked the video up just before the deletion and
-// commits just after it can leave one entry behind; it names a video that
-// no longer exists and is removed by the user or by the next listing's
-// reader. Closing that window would need a tombstone per deleted video,
-// which is more state than one stray row is worth.
+// commits just after it can leave one entry behind, naming a video that no
+// longer exists, until the user removes it. Closing that window would need a
+// tombstone per deleted video, more state than one stray row is worth.
 func (s *Service) ForgetVideo(ctx context.Context, tx Tx, videoID uuid.UUID) error {
 	if err := tx.DeleteVideo(ctx, videoID); err != nil {
 		return fmt.Errorf("forget video %s: %w", videoID, err)

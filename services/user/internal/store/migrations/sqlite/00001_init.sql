@@ -1,8 +1,7 @@
 -- +goose Up
--- STRICT tables so a wrongly typed value fails loudly instead of being
--- stored as whatever SQLite's type affinity makes of it. Times are TEXT in a
--- fixed-width UTC format (YYYY-MM-DDTHH:MM:SS.ffffffZ), so comparing them as
--- strings compares them as instants. UUIDs are their canonical text.
+-- Times are declared TIMESTAMP so the driver hands back time.Time; they are
+-- stored as UTC text that sorts chronologically, so comparisons and ORDER BY
+-- behave as on PostgreSQL. UUIDs are their canonical text.
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
     -- Normalised by the service (trimmed, lower-cased) before it gets here,
@@ -10,8 +9,8 @@ CREATE TABLE users (
     email         TEXT NOT NULL,
     display_name  TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    created_at    TEXT NOT NULL
-) STRICT;
+    created_at    TIMESTAMP NOT NULL
+);
 CREATE UNIQUE INDEX users_email_key ON users (email);
 
 -- Only the SHA-256 of a token is stored: a database leak hands out no
@@ -19,9 +18,9 @@ CREATE UNIQUE INDEX users_email_key ON users (email);
 CREATE TABLE sessions (
     token_hash BLOB PRIMARY KEY,
     user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-) STRICT;
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+);
 CREATE INDEX sessions_user_id_idx ON sessions (user_id, expires_at);
 
 -- Failed logins per throttle key ("email:<addr>", "ip:<addr>"), kept in the
@@ -29,8 +28,8 @@ CREATE INDEX sessions_user_id_idx ON sessions (user_id, expires_at);
 CREATE TABLE login_failures (
     id           INTEGER PRIMARY KEY,
     throttle_key TEXT NOT NULL,
-    failed_at    TEXT NOT NULL
-) STRICT;
+    failed_at    TIMESTAMP NOT NULL
+);
 CREATE INDEX login_failures_key_idx ON login_failures (throttle_key, failed_at);
 CREATE INDEX login_failures_failed_at_idx ON login_failures (failed_at);
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Runs a real PostgreSQL server for integration tests and local development:
+# Debian's `postgresql` package (installed if missing), in a dedicated cluster
+# named "vidstream" that listens on 127.0.0.1:55432 only, so it never clashes
+# with a default cluster on 5432.
+#
+# Role "vidstream" (password "vidstream", CREATEDB, so a test suite can create a
+# fresh database of its own) owns the database "vidstream_test".
+#
+# The cluster is tuned for tests, not for durability: fsync, synchronous_commit
+# and full_page_writes are off. Never point it at data you want to keep.
+#
+# Usage: hack/postgres.sh [start|stop|status|url]
+#   start   install if needed, create the cluster if needed, start it, wait until
+#           it accepts connections, create role and database; prints the URL
+#           for VIDSTREAM_TEST_POSTGRES_URL on stdout. Idempotent.
+#   stop    stop the cluster.
+#   status  say whether it runs; exit 1 if not.
+#   url     print the URL.
+#
+# Environment: POSTGRES_PORT (default 55432), POSTGRES_START_TIMEOUT seconds
+# (default 60). Needs root (apt-get) or an existing cluster you may control.
+set -euo pipefail
+
+cluster=vidstream
+port="${POSTGRES_PORT:-55432}"
+host=127.0.0.1
+user=vidstream
+password=vidstream
+db=vidstream_test
+timeout="${POSTGRES_START_TIMEOUT:-60}"
+url="postgres://$user:$password@$host:$port/$db?sslmode=disable"
+
+log() { echo "postgres: $*" >&2; }
+
+# Newest installed server version (e.g. 15), or nothing.
+server_version() {
+	local d v=""
+	for d in /usr/lib/postgresql/*/bin/postgres; do
+		[[ -x "$d" ]] || continue
+		d="${d#/usr/lib/postgresql/}"
+		d="${d%%/*}"
+		if [[ -z "$v" ]] || ((d > v)); then v="$d"; fi
+	done
+	echo "$v"
+}
+
+install() {
+	if [[ -n "$(server_version)" ]] && command -v pg_ctlcluster >/dev/null; then
+		return 0
+	fi
+	log "installing Debian's postgresql package ..."
+	local start=$SECONDS
+	export DEBIAN_FRONTEND=noninteractive
+	# Do not create and start the default "main" cluster on 5432: we make our own.
+	mkdir -p /etc/postgresql-common/createcluster.d
+	echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/50-vidstream-no-main.conf
+	apt-get update -qq >&2
+	apt-get install -y -qq --no-install-recommends postgresql postgresql-client >&2
+	log "installed in $((SECONDS - start))s"
+}
+
+psql_admin() {
+	runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$port" -d postgres "$@"
+}
+
+start() {
+	install
+	local ver t0=$SECONDS
+	ver="$(server_version)"
+	if ! pg_lsclusters -h | awk -v c="$cluster" '$2 == c' | grep -q .; then
+		log "creating cluster $ver/$cluster on $host:$port ..."
+		pg_createcluster "$ver" "$cluster" -p "$port" -- --auth-local=peer --auth-host=scram-sha-256 >&2
+		cat >"/etc/postgresql/$ver/$cluster/conf.d/vidstream-tests.conf" <<EOF
+# Written by hack/postgres.sh: a throw-away server for tests.
+listen_addresses = '$host'
+port = $port
+max_connections = 300
+shared_buffers = 128MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_min_messages = warning
+EOF
+	fi
+	local status
+	status="$(pg_lsclusters -h | awk -v c="$cluster" '$2 == c {print $4}')"
+	if [[ "$status" != online* ]]; then
+		log "starting cluster $ver/$cluster ..."
+		# Debian's postgresql starts as the postgres user and needs its run dir.
+		mkdir -p /var/run/postgresql
+		chown postgres:postgres /var/run/postgresql
+		pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" start >&2
+	fi
+
+	local deadline=$((SECONDS + timeout))
+	until pg_isready -q -h "$host" -p "$port"; do
+		if ((SECONDS >= deadline)); then
+			log "not accepting connections after ${timeout}s; see /var/log/postgresql/postgresql-$ver-$cluster.log"
+			tail -n 20 "/var/log/postgresql/postgresql-$ver-$cluster.log" >&2 || true
+			exit 1
+		fi
+		sleep 0.3
+	done
+
+	psql_admin <<EOF
+DO \$\$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$user') THEN
+    CREATE ROLE $user LOGIN CREATEDB PASSWORD '$password';
+  ELSE
+    ALTER ROLE $user LOGIN CREATEDB PASSWORD '$password';
+  END IF;
+END
+\$\$;
+EOF
+	if [[ "$(psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]]; then
+		psql_admin -c "CREATE DATABASE $db OWNER $user"
+	fi
+	# Prove the URL works as the tests will use it.
+	PGPASSWORD="$password" psql -X -q -h "$host" -p "$port" -U "$user" -d "$db" -tA -c 'SELECT 1' >/dev/null
+	log "ready on $host:$port in $((SECONDS - t0))s"
+	echo "$url"
+}
+
+stop() {
+	local ver
+	ver="$(pg_lsclusters -h 2>/dev/null | awk -v c="$cluster" '$2 == c {print $1}')"
+	if [[ -z "$ver" ]]; then
+		log "no cluster $cluster"
+		return 0
+	fi
+	if [[ "$(pg_lsclusters -h | awk -v c="$cluster" '$2 == c {print $4}')" == online* ]]; then
+		pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" stop -m fast >&2
+		log "stopped"
+	else
+		log "not running"
+	fi
+}
+
+status() {
+	if command -v pg_isready >/dev/null && pg_isready -q -h "$host" -p "$port"; then
+		echo "postgres: running on $host:$port ($url)"
+	else
+		echo "postgres: not running on $host:$port"
+		return 1
+	fi
+}
+
+case "${1:-start}" in
+start) start ;;
+stop) stop ;;
+status) status ;;
+url) echo "$url" ;;
+*)
+	echo "usage: $0 [start|stop|status|url]" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,92 @@
+// Package databasetest gives tests a fresh, migrated database on each backend
+// the repository code must support, so one test suite proves a store works on
+// SQLite and PostgreSQL alike.
+//
+// SQLite always runs. PostgreSQL runs when VIDSTREAM_TEST_POSTGRES_URL names a
+// server and a role allowed to CREATE DATABASE, for example
+//
+//	VIDSTREAM_TEST_POSTGRES_URL=postgres://vidstream:vidstream@127.0.0.1:5432/postgres?sslmode=disable
+//
+// Each call gets a database of its own, so tests may run in parallel and
+// never see each other's rows. When CI=true and the variable is unset the
+// PostgreSQL tests fail instead of skipping: CI must not go green by quietly
+// testing half the backends.
+package databasetest
+
+import (
+	"io/fs"
+	"path/filepath"
+	"testing"
+
+	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
+)
+
+// PostgresURLEnv names the environment variable with the PostgreSQL server
+// the tests may create databases on.
+const PostgresURLEnv = "VIDSTREAM_TEST_POSTGRES_URL"
+
+// Backends lists every dialect the code must support, in the order
+// ForEachBackend runs them.
+func Backends() []database.Dialect {
+	return []database.Dialect{database.SQLite, database.Postgres}
+}
+
+// ForEachBackend runs fn in one sub-test per backend, named "sqlite" and
+// "postgres", each with a fresh database migrated from migrations.
+func ForEachBackend(t *testing.T, migrations fs.FS, fn func(t *testing.T, db *database.DB)) {
+	t.Helper()
+	for _, d := range Backends() {
+		t.Run(d.String(), func(t *testing.T) {
+			fn(t, Open(t, d, migrations))
+		})
+	}
+}
+
+// Open returns a fresh database of the given dialect, migrated from
+// migrations (nil for none) and closed (and, for PostgreSQL, dropped) when
+// the test ends. It skips or fails the test as the package doc describes when
+// no PostgreSQL server is configured.
+func Open(t testing.TB, d database.Dialect, migrations fs.FS) *database.DB {
+	t.Helper()
+	return OpenWithProviders(t, d, migrations, telemetry.Noop())
+}
+
+// OpenWithProviders is Open with the telemetry providers the database is
+// instrumented with, for tests that assert on database spans.
+func OpenWithProviders(t testing.TB, d database.Dialect, migrations fs.FS, p telemetry.Providers) *database.DB {
+	t.Helper()
+	var url string
+	switch d {
+	case database.SQLite:
+		url = "sqlite://" + filepath.Join(t.TempDir(), "test.db")
+	case database.Postgres:
+		url = PostgresURL(t)
+	default:
+		t.Fatalf("databasetest: unknown dialect %q", d)
+	}
+
+	db, err := database.Open(t.Context(), url, migrations, p)
+	if err != nil {
+		t.Fatalf("databasetest: open %s: %v", d, err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("databasetest: close %s: %v", d, err)
+		}
+	})
+	return db
+}
+
+// OpenSQLite returns a fresh SQLite database in the test's temp directory.
+func OpenSQLite(t testing.TB, migrations fs.FS) *database.DB {
+	t.Helper()
+	return Open(t, database.SQLite, migrations)
+}
+
+// OpenPostgres returns a fresh PostgreSQL database, or skips (fails on CI)
+// when none is configured.
+func OpenPostgres(t testing.TB, migrations fs.FS) *database.DB {
+	t.Helper()
+	return Open(t, database.Postgres, migrations)
+}

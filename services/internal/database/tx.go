@@ -1,0 +1,88 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// maxTxAttempts bounds how often InTx runs fn when PostgreSQL aborts the
+// transaction to resolve a conflict. A few retries absorb ordinary contention;
+// beyond that the conflict is structural and retrying only adds load.
+const maxTxAttempts = 5
+
+// InTx runs fn in a transaction and commits it if fn returns nil. Otherwise,
+// or if fn panics, it rolls back; a panic is then re-raised.
+//
+// On PostgreSQL, when the server aborts the transaction with a serialization
+// failure (40001) or a deadlock (40P01), InTx runs fn again in a fresh
+// transaction, up to a few times. fn must therefore have no effects outside
+// tx, or only idempotent ones: build the outbox row inside fn, publish after.
+//
+// fn's error is returned as is, so domain errors (apperr) keep their kind.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.InTxOpts(ctx, nil, fn)
+}
+
+// InTxOpts is InTx with explicit transaction options, for example
+// sql.LevelSerializable on PostgreSQL. On SQLite the isolation level is
+// ignored (SQLite transactions are always serializable) and ReadOnly makes the
+// transaction start DEFERRED, so it does not take the write lock.
+func (db *DB) InTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.runTx(ctx, opts, fn)
+		if err == nil || db.Dialect != Postgres || !isRetryable(err) {
+			return err
+		}
+		if attempt == maxTxAttempts {
+			return fmt.Errorf("transaction aborted %d times by conflicts, giving up: %w", attempt, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// Roll back before re-panicking so the connection goes back to
+			// the pool clean (and SQLite's write lock is released) even if
+			// a recoverer further up keeps the process alive.
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+
+	if err := fn(tx); err != nil {
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("roll back transaction: %w", rbErr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// backoff waits before a retry: exponential from 5 ms, capped, with full
+// jitter so that the transactions which just collided do not collide again.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := min(5*time.Millisecond<<attempt, 200*time.Millisecond)
+	timer := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("retry transaction: %w", context.Cause(ctx))
+	case <-timer.C:
+		return nil
+	}
+}

@@ -1,0 +1,84 @@
+package httpx
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/vidstream/vidstream/services/internal/apperr"
+)
+
+// PathUUID parses the chi URL parameter name as a UUID.
+//
+// Only the canonical 36-character form is accepted, although uuid.Parse
+// also takes braces, "urn:uuid:" and bare hex: one resource should have one
+// URL, or caches and logs see several.
+func PathUUID(r *http.Request, name string) (uuid.UUID, error) {
+	raw := chi.URLParam(r, name)
+	id, err := uuid.Parse(raw)
+	if err != nil || len(raw) != 36 {
+		e := apperr.InvalidField(name, "must be a UUID like 123e4567-e89b-12d3-a456-426614174000")
+		e.Err = err
+		return uuid.Nil, e
+	}
+	return id, nil
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header, or an Unauthenticated error when the header is missing or is not
+// a well-formed bearer credential (RFC 6750 section 2.1).
+func BearerToken(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", apperr.New(apperr.Unauthenticated, "missing Authorization header")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	// The scheme is case-insensitive (RFC 9110 section 11.1).
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", apperr.New(apperr.Unauthenticated, "Authorization header must use the Bearer scheme")
+	}
+	token = strings.TrimLeft(token, " ")
+	if !isToken68(token) {
+		return "", apperr.New(apperr.Unauthenticated, "malformed bearer token")
+	}
+	return token, nil
+}
+
+// isToken68 reports whether s matches RFC 6750's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// QueryInt reads the query parameter name as an integer in [lo, hi],
+// returning def when it is absent or empty.
+func QueryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		e := apperr.InvalidField(name, fmt.Sprintf("must be an integer between %d and %d", lo, hi))
+		e.Err = err
+		return 0, e
+	}
+	return n, nil
+}

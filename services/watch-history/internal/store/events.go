@@ -1,0 +1,47 @@
+package store
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
+	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
+)
+
+// WatchTopic carries this service's events. They are keyed by user id so
+// that one user's progress reports stay in order on one partition.
+const WatchTopic = "vidstream.watch.v1"
+
+// toOutbox translates a domain event into its wire contract
+// (services/api/events/v1).
+func toOutbox(e domain.Event) (outbox.Event, error) {
+	switch e := e.(type) {
+	case domain.WatchProgressed:
+		return outbox.Event{
+			Topic: WatchTopic,
+			Key:   e.UserID.String(),
+			Payload: &eventsv1.WatchProgressed{
+				UserId:          e.UserID.String(),
+				VideoId:         e.VideoID.String(),
+				PositionSeconds: int32(e.PositionSeconds), //nolint:gosec // bounded by the video's int32 duration
+				DurationSeconds: int32(e.DurationSeconds), //nolint:gosec // came from an int32 on the wire
+				Completed:       e.Completed,
+				OccurredAt:      timestamppb.New(e.OccurredAt),
+			},
+		}, nil
+	case domain.VideoWatched:
+		return outbox.Event{
+			Topic: WatchTopic,
+			Key:   e.UserID.String(),
+			Payload: &eventsv1.VideoWatched{
+				UserId:    e.UserID.String(),
+				VideoId:   e.VideoID.String(),
+				WatchedAt: timestamppb.New(e.WatchedAt),
+			},
+		}, nil
+	default:
+		return outbox.Event{}, fmt.Errorf("store: no wire format for event %T", e)
+	}
+}

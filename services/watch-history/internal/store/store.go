@@ -1,0 +1,261 @@
+// Package store keeps watch history in the service's relational database and
+// writes the events of each change to the transactional outbox in the same
+// transaction. One implementation serves PostgreSQL and SQLite: the
+// statements are portable, only the schemas (migrations/postgres and
+// migrations/sqlite) differ.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations returns the schema migrations, with postgres/ and sqlite/ at the
+// root as database.Open expects.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		// Only reachable if the embed directive above is edited wrongly.
+		panic(fmt.Sprintf("store: embedded migrations: %v", err))
+	}
+	return sub
+}
+
+// Enqueuer stores events in the caller's transaction for later publication;
+// *outbox.Outbox is the production one.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
+}
+
+// Store implements domain.Store over a database.DB.
+type Store struct {
+	db     *database.DB
+	outbox Enqueuer
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// New returns a Store over db that enqueues events to ob.
+func New(db *database.DB, ob Enqueuer) *Store {
+	return &Store{db: db, outbox: ob}
+}
+
+// Atomic runs fn in one database transaction.
+func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx domain.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return fn(ctx, s.Bind(tx))
+	})
+}
+
+// Bind returns the domain operations over a transaction someone else owns:
+// the Kafka consumer's, which also records the event id it is processing.
+func (s *Store) Bind(tx *sql.Tx) domain.Tx {
+	return &txn{tx: tx, outbox: s.outbox}
+}
+
+const entryColumns = `user_id, video_id, title, duration_seconds, position_seconds, watched_at, video_updated_at, updated_at, version`
+
+// List implements domain.Store.
+func (s *Store) List(ctx context.Context, userID uuid.UUID, after *domain.Cursor, limit int) ([]domain.Entry, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	// Row-value comparison is the keyset condition both backends understand
+	// and PostgreSQL can answer straight from history_entries_user_recent.
+	if after == nil {
+		rows, err = s.db.QueryContext(ctx, `
+			SELECT `+entryColumns+` FROM history_entries
+			WHERE user_id = $1
+			ORDER BY updated_at DESC, video_id DESC
+			LIMIT $2`,
+			userID, limit)
+	} else {
+		rows, err = s.db.QueryContext(ctx, `
+			SELECT `+entryColumns+` FROM history_entries
+			WHERE user_id = $1 AND (updated_at, video_id) < ($2, $3)
+			ORDER BY updated_at DESC, video_id DESC
+			LIMIT $4`,
+			userID, database.Timestamp(after.UpdatedAt), after.VideoID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query history: %w", err)
+	}
+	defer rows.Close()
+	entries := make([]domain.Entry, 0, limit)
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	return entries, nil
+}
+
+// txn implements domain.Tx.
+type txn struct {
+	tx     *sql.Tx
+	outbox Enqueuer
+}
+
+func (t *txn) Find(ctx context.Context, userID, videoID uuid.UUID) (domain.Entry, bool, error) {
+	row := t.tx.QueryRowContext(ctx, `
+		SELECT `+entryColumns+` FROM history_entries
+		WHERE user_id = $1 AND video_id = $2`,
+		userID, videoID)
+	e, err := scanEntry(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Entry{}, false, nil
+	}
+	if err != nil {
+		return domain.Entry{}, false, err
+	}
+	return e, true, nil
+}
+
+func (t *txn) Put(ctx context.Context, e domain.Entry) error {
+	if e.Version == 1 {
+		// A new entry. Two first reports racing both see no row; the
+		// primary key lets exactly one insert win.
+		_, err := t.tx.ExecContext(ctx, `
+			INSERT INTO history_entries (`+entryColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			e.UserID, e.VideoID, e.Title, e.DurationSeconds, e.PositionSeconds,
+			nullTime(e.WatchedAt), database.Timestamp(e.VideoUpdatedAt), database.Timestamp(e.UpdatedAt), e.Version)
+		if database.IsUniqueViolation(err) {
+			return domain.ErrConcurrentUpdate
+		}
+		if err != nil {
+			return fmt.Errorf("insert history entry: %w", err)
+		}
+		return nil
+	}
+	res, err := t.tx.ExecContext(ctx, `
+		UPDATE history_entries
+		SET title = $1, duration_seconds = $2, position_seconds = $3, watched_at = $4,
+		    video_updated_at = $5, updated_at = $6, version = $7
+		WHERE user_id = $8 AND video_id = $9 AND version = $10`,
+		e.Title, e.DurationSeconds, e.PositionSeconds, nullTime(e.WatchedAt),
+		database.Timestamp(e.VideoUpdatedAt), database.Timestamp(e.UpdatedAt), e.Version,
+		e.UserID, e.VideoID, e.Version-1)
+	if err != nil {
+		return fmt.Errorf("update history entry: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update history entry: rows affected: %w", err)
+	}
+	if n == 0 {
+		return domain.ErrConcurrentUpdate
+	}
+	return nil
+}
+
+func (t *txn) Delete(ctx context.Context, userID, videoID uuid.UUID) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM history_entries WHERE user_id = $1 AND video_id = $2`, userID, videoID)
+	if err != nil {
+		return false, fmt.Errorf("delete history entry: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("delete history entry: rows affected: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t *txn) DeleteUser(ctx context.Context, userID uuid.UUID) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM history_entries WHERE user_id = $1`, userID); err != nil {
+		return fmt.Errorf("delete history of user: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) DeleteVideo(ctx context.Context, videoID uuid.UUID) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM history_entries WHERE video_id = $1`, videoID); err != nil {
+		return fmt.Errorf("delete history of video: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) RefreshVideo(ctx context.Context, v domain.Video) error {
+	// One set-based statement however many users watched the video. CASE
+	// rather than LEAST/MIN, whose names differ between the dialects.
+	_, err := t.tx.ExecContext(ctx, `
+		UPDATE history_entries
+		SET title = $1,
+		    duration_seconds = $2,
+		    position_seconds = CASE WHEN position_seconds > $2 THEN $2 ELSE position_seconds END,
+		    video_updated_at = $3,
+		    version = version + 1
+		WHERE video_id = $4 AND video_updated_at < $3`,
+		v.Title, v.DurationSeconds, database.Timestamp(v.UpdatedAt), v.ID)
+	if err != nil {
+		return fmt.Errorf("refresh video in history: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
+	out := make([]outbox.Event, 0, len(events))
+	for _, e := range events {
+		oe, err := toOutbox(e)
+		if err != nil {
+			return err
+		}
+		out = append(out, oe)
+	}
+	if err := t.outbox.Enqueue(ctx, t.tx, out...); err != nil {
+		return fmt.Errorf("enqueue %d events: %w", len(out), err)
+	}
+	return nil
+}
+
+// scanner is the Scan method *sql.Row and *sql.Rows share.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(row scanner) (domain.Entry, error) {
+	var (
+		e         domain.Entry
+		watchedAt sql.Null[time.Time]
+	)
+	err := row.Scan(&e.UserID, &e.VideoID, &e.Title, &e.DurationSeconds, &e.PositionSeconds,
+		&watchedAt, &e.VideoUpdatedAt, &e.UpdatedAt, &e.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Entry{}, err
+	}
+	if err != nil {
+		return domain.Entry{}, fmt.Errorf("scan history entry: %w", err)
+	}
+	if watchedAt.Valid {
+		t := watchedAt.V.UTC()
+		e.WatchedAt = &t
+	}
+	e.VideoUpdatedAt = e.VideoUpdatedAt.UTC()
+	e.UpdatedAt = e.UpdatedAt.UTC()
+	return e, nil
+}
+
+func nullTime(t *time.Time) sql.Null[time.Time] {
+	if t == nil {
+		return sql.Null[time.Time]{}
+	}
+	return sql.Null[time.Time]{V: database.Timestamp(*t), Valid: true}
+}

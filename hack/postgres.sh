@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs a real PostgreSQL server for integration tests and local development:
 # Debian's `postgresql` package (installed if missing), in a dedicated cluster
-# named "vidstream" that listens on 127.0.0.1:55432 only, so it never clashes
-# with a default cluster on 5432.
+# named "vidstream" that listens on 127.0.0.1:15432 only, so it never clashes
+# with a default cluster on 5432 (same scheme as Kafka's 19092).
 #
 # Role "vidstream" (password "vidstream", CREATEDB, so a test suite can create a
 # fresh database of its own) owns the database "vidstream_test".
@@ -10,20 +10,21 @@
 # The cluster is tuned for tests, not for durability: fsync, synchronous_commit
 # and full_page_writes are off. Never point it at data you want to keep.
 #
-# Usage: hack/postgres.sh [start|stop|status|url]
+# Usage: hack/postgres.sh [start|stop|status|url|destroy]
 #   start   install if needed, create the cluster if needed, start it, wait until
 #           it accepts connections, create role and database; prints the URL
 #           for VIDSTREAM_TEST_POSTGRES_URL on stdout. Idempotent.
 #   stop    stop the cluster.
 #   status  say whether it runs; exit 1 if not.
 #   url     print the URL.
+#   destroy stop and delete the cluster with all its data.
 #
-# Environment: POSTGRES_PORT (default 55432), POSTGRES_START_TIMEOUT seconds
+# Environment: POSTGRES_PORT (default 15432), POSTGRES_START_TIMEOUT seconds
 # (default 60). Needs root (apt-get) or an existing cluster you may control.
 set -euo pipefail
 
 cluster=vidstream
-port="${POSTGRES_PORT:-55432}"
+port="${POSTGRES_PORT:-15432}"
 host=127.0.0.1
 user=vidstream
 password=vidstream
@@ -68,7 +69,7 @@ start() {
 	install
 	local ver t0=$SECONDS
 	ver="$(server_version)"
-	if ! pg_lsclusters -h | awk -v c="$cluster" '$2 == c' | grep -q .; then
+	if [[ -z "$(cluster_field 1)" ]]; then
 		log "creating cluster $ver/$cluster on $host:$port ..."
 		pg_createcluster "$ver" "$cluster" -p "$port" -- --auth-local=peer --auth-host=scram-sha-256 >&2
 		cat >"/etc/postgresql/$ver/$cluster/conf.d/vidstream-tests.conf" <<EOF
@@ -83,9 +84,15 @@ full_page_writes = off
 log_min_messages = warning
 EOF
 	fi
-	local status
-	status="$(pg_lsclusters -h | awk -v c="$cluster" '$2 == c {print $4}')"
-	if [[ "$status" != online* ]]; then
+	if [[ "$(cluster_field 3)" != "$port" ]]; then
+		log "cluster $cluster exists on port $(cluster_field 3), not $port; run '$0 destroy' first"
+		exit 1
+	fi
+	if [[ "$(cluster_field 4)" != online* ]]; then
+		if pg_isready -q -h "$host" -p "$port"; then
+			log "another server already listens on $host:$port; stop it or set POSTGRES_PORT"
+			exit 1
+		fi
 		log "starting cluster $ver/$cluster ..."
 		# Debian's postgresql starts as the postgres user and needs its run dir.
 		mkdir -p /var/run/postgresql
@@ -125,12 +132,12 @@ EOF
 
 stop() {
 	local ver
-	ver="$(pg_lsclusters -h 2>/dev/null | awk -v c="$cluster" '$2 == c {print $1}')"
+	ver="$(cluster_field 1)"
 	if [[ -z "$ver" ]]; then
 		log "no cluster $cluster"
 		return 0
 	fi
-	if [[ "$(pg_lsclusters -h | awk -v c="$cluster" '$2 == c {print $4}')" == online* ]]; then
+	if [[ "$(cluster_field 4)" == online* ]]; then
 		pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" stop -m fast >&2
 		log "stopped"
 	else
@@ -138,12 +145,27 @@ stop() {
 	fi
 }
 
+# cluster_field N: column N of pg_lsclusters for our cluster (1 version, 3 port, 4 status).
+cluster_field() {
+	command -v pg_lsclusters >/dev/null || return 0
+	pg_lsclusters -h 2>/dev/null | awk -v c="$cluster" -v n="$1" '$2 == c {print $n}'
+}
+
 status() {
-	if command -v pg_isready >/dev/null && pg_isready -q -h "$host" -p "$port"; then
+	if [[ "$(cluster_field 4)" == online* ]] && pg_isready -q -h "$host" -p "$port"; then
 		echo "postgres: running on $host:$port ($url)"
 	else
-		echo "postgres: not running on $host:$port"
+		echo "postgres: cluster $cluster not running"
 		return 1
+	fi
+}
+
+destroy() {
+	local ver
+	ver="$(cluster_field 1)"
+	if [[ -n "$ver" ]]; then
+		pg_dropcluster --stop "$ver" "$cluster" >&2
+		log "dropped cluster $ver/$cluster"
 	fi
 }
 
@@ -152,8 +174,9 @@ start) start ;;
 stop) stop ;;
 status) status ;;
 url) echo "$url" ;;
+destroy) destroy ;;
 *)
-	echo "usage: $0 [start|stop|status|url]" >&2
+	echo "usage: $0 [start|stop|status|url|destroy]" >&2
 	exit 2
 	;;
 esac

@@ -2,8 +2,9 @@
 # Builds the developer tools pinned in hack/tools/go.mod (buf, protoc-gen-go,
 # protoc-gen-go-grpc, golangci-lint, govulncheck) into hack/tools/bin/.
 #
-# Idempotent: a stamp file records a hash of go.mod, go.sum and the Go version;
-# when it matches and every binary is present, nothing is rebuilt.
+# Idempotent: a stamp file records a hash of go.mod and go.sum; when it matches
+# and every binary is present, nothing is rebuilt (--force rebuilds, e.g. after
+# a Go upgrade).
 #
 # Usage: hack/tools.sh [--force]
 set -euo pipefail
@@ -18,7 +19,7 @@ binaries=(buf golangci-lint govulncheck protoc-gen-go protoc-gen-go-grpc)
 
 want_stamp() {
 	{
-		go env GOVERSION GOOS GOARCH
+		go env GOOS GOARCH
 		cat "$tools_dir/go.mod" "$tools_dir/go.sum"
 	} | sha256sum | cut -d' ' -f1
 }

@@ -10,8 +10,6 @@ import (
 
 	"github.com/XSAM/otelsql"
 	"go.opentelemetry.io/otel/metric"
-	noopmetric "go.opentelemetry.io/otel/metric/noop"
-	nooptrace "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
@@ -42,8 +40,8 @@ func WithPingTimeout(d time.Duration) Option {
 	return func(o *options) { o.pingTimeout = d }
 }
 
-// WithMaxOpenConns caps the PostgreSQL pool (default 10). It has no effect on
-// SQLite, whose limits follow from its single-writer design.
+// WithMaxOpenConns caps the connection pool (default 10). SQLite's
+// ":memory:" database always uses exactly one connection.
 func WithMaxOpenConns(n int) Option {
 	return func(o *options) { o.maxOpenConns = n }
 }
@@ -120,10 +118,10 @@ func ping(ctx context.Context, db *sql.DB, timeout time.Duration, where string) 
 func withDefaults(p telemetry.Providers) telemetry.Providers {
 	noop := telemetry.Noop()
 	if p.Tracer == nil {
-		p.Tracer = nooptrace.NewTracerProvider()
+		p.Tracer = noop.Tracer
 	}
 	if p.Meter == nil {
-		p.Meter = noopmetric.NewMeterProvider()
+		p.Meter = noop.Meter
 	}
 	if p.Propagator == nil {
 		p.Propagator = noop.Propagator

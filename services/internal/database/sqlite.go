@@ -70,6 +70,11 @@ func openSQLite(ctx context.Context, t target, p telemetry.Providers, o options)
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 		sqlDB.SetConnMaxIdleTime(0)
+	} else {
+		// SQLite has one writer at a time however many connections queue
+		// for it; the cap only bounds open files and memory under load.
+		sqlDB.SetMaxOpenConns(o.maxOpenConns)
+		sqlDB.SetMaxIdleConns(o.maxOpenConns)
 	}
 	if err := ping(ctx, sqlDB, o.pingTimeout, t.path); err != nil {
 		return nil, errors.Join(err, sqlDB.Close())

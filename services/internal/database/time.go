@@ -63,5 +63,5 @@ func (s timeScanner) parse(text string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("scan time: unrecognised format %q", text)
+	return fmt.Errorf("scan time: unrecognized format %q", text)
 }

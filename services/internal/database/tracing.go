@@ -98,7 +98,7 @@ func operation(query string) string {
 			q = rest
 		default:
 			end := strings.IndexFunc(q, func(r rune) bool {
-				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+				return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z')
 			})
 			if end < 0 {
 				end = len(q)

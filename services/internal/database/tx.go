@@ -77,7 +77,7 @@ func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx
 // jitter so that the transactions which just collided do not collide again.
 func backoff(ctx context.Context, attempt int) error {
 	ceiling := min(5*time.Millisecond<<attempt, 200*time.Millisecond)
-	timer := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+	timer := time.NewTimer(rand.N(ceiling) + time.Millisecond) //nolint:gosec // jitter, not a secret
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():

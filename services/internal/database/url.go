@@ -37,7 +37,7 @@ func parseURL(raw string) (target, error) {
 		// "sqlite://relative/path" would put the first path segment in Host.
 		path, query, _ := strings.Cut(rest, "?")
 		if path == "" {
-			return target{}, errors.New("database url: sqlite:// needs a file path or :memory:")
+			return target{}, errors.New("database url: sqlite:// needs a path (a file, or :memory: for a throwaway database)")
 		}
 		return target{dialect: SQLite, raw: raw, path: path, query: query}, nil
 	default:
@@ -86,7 +86,7 @@ func passwords(raw, rest string) []string {
 
 // redact removes the URL's password from err's message while keeping err in
 // the chain for errors.Is/As. Drivers are best-effort about this (pgx redacts
-// what it recognises); this makes it a guarantee for every error Open returns.
+// what it recognizes); this makes it a guarantee for every error Open returns.
 func (t target) redact(err error) error {
 	if err == nil || len(t.secrets) == 0 {
 		return err

@@ -12,7 +12,7 @@ import (
 //
 // It is served as application/json rather than the registered
 // application/vnd.oai.openapi+json because generic tooling (browsers, curl
-// pipelines, API fuzzers) recognises the former. The ETag lets clients and
+// pipelines, API fuzzers) recognizes the former. The ETag lets clients and
 // proxies revalidate cheaply; the document only changes with a deploy.
 func ServeOpenAPI(spec []byte) http.HandlerFunc {
 	sum := sha256.Sum256(spec)

@@ -66,11 +66,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Errors = ae.Fields
 	}
 
-	switch {
-	case status == http.StatusUnauthorized:
+	switch status {
+	case http.StatusUnauthorized:
 		// RFC 9110 requires a challenge with every 401.
 		w.Header().Set("WWW-Authenticate", "Bearer")
-	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		retry := 0
 		if isApp {
 			retry = ae.RetryAfterSeconds

@@ -26,31 +26,35 @@ func recoverPanic(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		defer func() {
-			v := recover()
-			if v == nil {
-				return
+			if v := recover(); v != nil {
+				handlePanic(ww, r, v)
 			}
-			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-				panic(v) // a deliberate abort, not a bug
-			}
-			ctx := r.Context()
-			err := fmt.Errorf("panic: %v", v)
-			stack := string(debug.Stack())
-			span := trace.SpanFromContext(ctx)
-			span.RecordError(err, trace.WithAttributes(semconv.ExceptionStacktrace(stack)))
-			span.SetStatus(codes.Error, "panic")
-			loggerFrom(ctx).LogAttrs(ctx, slog.LevelError, "panic serving request",
-				slog.Any("panic", v),
-				slog.String("stack", stack),
-				slog.String("request_id", RequestID(ctx)),
-			)
-			if ww.Status() != 0 {
-				panic(http.ErrAbortHandler)
-			}
-			writeInternal(ww, r)
 		}()
 		next.ServeHTTP(ww, r)
 	})
+}
+
+func handlePanic(w middleware.WrapResponseWriter, r *http.Request, v any) {
+	if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		panic(v) // a deliberate abort, not a bug
+	}
+	ctx := r.Context()
+	err := fmt.Errorf("panic: %v", v)
+	// Captured here, still inside the deferred call, so the stack shows
+	// where the panic happened.
+	stack := string(debug.Stack())
+	span := trace.SpanFromContext(ctx)
+	span.RecordError(err, trace.WithAttributes(semconv.ExceptionStacktrace(stack)))
+	span.SetStatus(codes.Error, "panic")
+	loggerFrom(ctx).LogAttrs(ctx, slog.LevelError, "panic serving request",
+		slog.Any("panic", v),
+		slog.String("stack", stack),
+		slog.String("request_id", RequestID(ctx)),
+	)
+	if w.Status() != 0 {
+		panic(http.ErrAbortHandler)
+	}
+	writeInternal(w, r)
 }
 
 // writeInternal answers 500 for a failure that has already been logged.

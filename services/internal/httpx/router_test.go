@@ -227,7 +227,12 @@ func TestRouterPanicAfterResponseStartedAbortsConnection(t *testing.T) {
 		w.Header().Set("Content-Length", "100")
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "partial")
-		w.(http.Flusher).Flush()
+		f, ok := w.(http.Flusher)
+		if !ok {
+			t.Error("response writer lost http.Flusher in the middleware chain")
+			return
+		}
+		f.Flush()
 		panic("midway")
 	})
 	srv := serve(t, r)

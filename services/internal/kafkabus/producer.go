@@ -37,8 +37,8 @@ const (
 	// own, longer backoff; a few fast retries here absorb a leader change
 	// without surfacing an error, more would only delay the relay noticing a
 	// broker outage.
-	defaultMaxAttempts  = 3
-	defaultWriteTimeout = 10 * time.Second
+	defaultWriteAttempts = 3
+	defaultWriteTimeout  = 10 * time.Second
 )
 
 // Producer writes records to Kafka. It is safe for concurrent use.
@@ -94,7 +94,7 @@ func NewProducer(brokers []string, p telemetry.Providers, opts ...ProducerOption
 		BatchTimeout:           defaultBatchTimeout,
 		BatchSize:              DefaultBatchSize,
 		BatchBytes:             DefaultBatchBytes,
-		MaxAttempts:            defaultMaxAttempts,
+		MaxAttempts:            defaultWriteAttempts,
 		WriteTimeout:           defaultWriteTimeout,
 		// A Transport of our own instead of kafka.DefaultTransport, which is
 		// process-wide: its connection pool and metadata cache would be

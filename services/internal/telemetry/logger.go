@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -71,9 +72,9 @@ func (h *traceHandler) WithGroup(name string) slog.Handler {
 }
 
 func (h *traceHandler) with(op handlerOp) *traceHandler {
-	// Full slice expression: siblings derived from the same parent must not
-	// share (and overwrite) one backing array.
-	ops := append(h.ops[:len(h.ops):len(h.ops)], op)
+	// A fresh slice: siblings derived from the same parent must not share
+	// (and overwrite) one backing array.
+	ops := slices.Concat(h.ops, []handlerOp{op})
 	return &traceHandler{base: h.base, derived: applyOps(h.derived, ops[len(ops)-1:]), ops: ops}
 }
 

@@ -106,12 +106,12 @@ func newMeterProvider(ctx context.Context, res *resource.Resource, getenv func(s
 }
 
 func newOTLPMetricExporter(ctx context.Context, getenv func(string) string) (sdkmetric.Exporter, error) {
-	switch proto := otlpProtocol(getenv, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"); proto {
+	switch proto, key := otlpProtocol(getenv, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"); proto {
 	case "grpc":
 		return otlpmetricgrpc.New(ctx)
 	case "http/protobuf":
 		return otlpmetrichttp.New(ctx)
 	default:
-		return nil, fmt.Errorf("unsupported OTLP protocol %q (want grpc or http/protobuf)", proto)
+		return nil, unsupportedProtocol(key, proto)
 	}
 }

@@ -95,8 +95,10 @@ func Setup(ctx context.Context, serviceName string, getenv func(string) string, 
 	// Export failures happen in background goroutines with nobody to return
 	// them to; without this they would go to the standard library's default
 	// logger as unstructured text.
+	// The handler outlives Setup's ctx; WithoutCancel keeps its values only.
+	logCtx := context.WithoutCancel(ctx)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		logger.Warn("opentelemetry export failed", slog.Any("err", err))
+		logger.LogAttrs(logCtx, slog.LevelWarn, "opentelemetry export failed", slog.Any("err", err))
 	}))
 
 	p := Providers{

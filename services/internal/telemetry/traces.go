@@ -56,25 +56,29 @@ func newTracerProvider(ctx context.Context, res *resource.Resource, sampler sdkt
 }
 
 func newOTLPSpanExporter(ctx context.Context, getenv func(string) string) (sdktrace.SpanExporter, error) {
-	switch proto := otlpProtocol(getenv, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"); proto {
+	switch proto, key := otlpProtocol(getenv, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"); proto {
 	case "grpc":
 		return otlptracegrpc.New(ctx)
 	case "http/protobuf":
 		return otlptracehttp.New(ctx)
 	default:
-		return nil, fmt.Errorf("unsupported OTLP protocol %q (want grpc or http/protobuf)", proto)
+		return nil, unsupportedProtocol(key, proto)
 	}
 }
 
 // otlpProtocol resolves the per-signal protocol variable, then the general
-// one, then the spec's default.
-func otlpProtocol(getenv func(string) string, signalKey string) string {
+// one, then the spec's default; it also says which variable decided.
+func otlpProtocol(getenv func(string) string, signalKey string) (proto, key string) {
 	for _, key := range []string{signalKey, "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		if v := strings.TrimSpace(getenv(key)); v != "" {
-			return strings.ToLower(v)
+			return strings.ToLower(v), key
 		}
 	}
-	return "http/protobuf"
+	return "http/protobuf", ""
+}
+
+func unsupportedProtocol(key, proto string) error {
+	return fmt.Errorf("%s: unsupported OTLP protocol %q (want grpc or http/protobuf)", key, proto)
 }
 
 func shutdownAll(ctx context.Context, exporters []sdktrace.SpanExporter) error {

@@ -5,7 +5,7 @@
 // SQLite always runs. PostgreSQL runs when VIDSTREAM_TEST_POSTGRES_URL names a
 // server and a role allowed to CREATE DATABASE, for example
 //
-//	VIDSTREAM_TEST_POSTGRES_URL=postgres://vidstream:vidstream@127.0.0.1:5432/postgres?sslmode=disable
+//	VIDSTREAM_TEST_POSTGRES_URL=$(hack/postgres.sh start) go test ./...
 //
 // Each call gets a database of its own, so tests may run in parallel and
 // never see each other's rows. When CI=true and the variable is unset the
@@ -47,46 +47,49 @@ func ForEachBackend(t *testing.T, migrations fs.FS, fn func(t *testing.T, db *da
 // migrations (nil for none) and closed (and, for PostgreSQL, dropped) when
 // the test ends. It skips or fails the test as the package doc describes when
 // no PostgreSQL server is configured.
-func Open(t testing.TB, d database.Dialect, migrations fs.FS) *database.DB {
-	t.Helper()
-	return OpenWithProviders(t, d, migrations, telemetry.Noop())
+func Open(tb testing.TB, d database.Dialect, migrations fs.FS) *database.DB {
+	tb.Helper()
+	return OpenWithProviders(tb, d, migrations, telemetry.Noop())
 }
 
 // OpenWithProviders is Open with the telemetry providers the database is
 // instrumented with, for tests that assert on database spans.
-func OpenWithProviders(t testing.TB, d database.Dialect, migrations fs.FS, p telemetry.Providers) *database.DB {
-	t.Helper()
+func OpenWithProviders(tb testing.TB, d database.Dialect, migrations fs.FS, p telemetry.Providers) *database.DB {
+	tb.Helper()
 	var url string
 	switch d {
 	case database.SQLite:
-		url = "sqlite://" + filepath.Join(t.TempDir(), "test.db")
+		url = "sqlite://" + filepath.Join(tb.TempDir(), "test.db")
 	case database.Postgres:
-		url = PostgresURL(t)
+		url = PostgresURL(tb)
 	default:
-		t.Fatalf("databasetest: unknown dialect %q", d)
+		tb.Fatalf("databasetest: unknown dialect %q", d)
 	}
 
-	db, err := database.Open(t.Context(), url, migrations, p)
+	// A small pool: go test runs packages in parallel, each test gets a
+	// database of its own, and together they must stay under the server's
+	// max_connections.
+	db, err := database.Open(tb.Context(), url, migrations, p, database.WithMaxOpenConns(4))
 	if err != nil {
-		t.Fatalf("databasetest: open %s: %v", d, err)
+		tb.Fatalf("databasetest: open %s: %v", d, err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
-			t.Errorf("databasetest: close %s: %v", d, err)
+			tb.Errorf("databasetest: close %s: %v", d, err)
 		}
 	})
 	return db
 }
 
 // OpenSQLite returns a fresh SQLite database in the test's temp directory.
-func OpenSQLite(t testing.TB, migrations fs.FS) *database.DB {
-	t.Helper()
-	return Open(t, database.SQLite, migrations)
+func OpenSQLite(tb testing.TB, migrations fs.FS) *database.DB {
+	tb.Helper()
+	return Open(tb, database.SQLite, migrations)
 }
 
 // OpenPostgres returns a fresh PostgreSQL database, or skips (fails on CI)
 // when none is configured.
-func OpenPostgres(t testing.TB, migrations fs.FS) *database.DB {
-	t.Helper()
-	return Open(t, database.Postgres, migrations)
+func OpenPostgres(tb testing.TB, migrations fs.FS) *database.DB {
+	tb.Helper()
+	return Open(tb, database.Postgres, migrations)
 }

@@ -22,40 +22,40 @@ const adminTimeout = 30 * time.Second
 // the credentials of PostgresURLEnv, drops it when the test ends, and returns
 // a URL for it. Most tests want Open; this is for tests of opening itself,
 // such as several replicas migrating one database at once.
-func PostgresURL(t testing.TB) string {
-	t.Helper()
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
 	adminURL := os.Getenv(PostgresURLEnv)
 	if adminURL == "" {
 		msg := PostgresURLEnv + " is not set; set it to a postgres:// URL of a role with CREATEDB " +
-			"(hack/postgres.sh starts a local server and prints one) to run the PostgreSQL tests"
+			"(`hack/postgres.sh start` runs a local server and prints one) to run the PostgreSQL tests"
 		if os.Getenv("CI") == "true" {
-			t.Fatal("databasetest: CI=true but " + msg)
+			tb.Fatal("databasetest: CI=true but " + msg)
 		}
-		t.Skip("databasetest: skipping PostgreSQL: " + msg)
+		tb.Skip("databasetest: skipping PostgreSQL: " + msg)
 	}
 
 	u, err := url.Parse(adminURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// Not echoing the URL or url.Parse's error: both would print the
 		// password.
-		t.Fatalf("databasetest: %s must be a postgres:// URL", PostgresURLEnv)
+		tb.Fatalf("databasetest: %s must be a postgres:// URL", PostgresURLEnv)
 	}
-	name := "vidstream_test_" + randomSuffix(t)
+	name := "vidstream_test_" + randomSuffix(tb)
 
-	ctx, cancel := context.WithTimeout(t.Context(), adminTimeout)
+	ctx, cancel := context.WithTimeout(tb.Context(), adminTimeout)
 	defer cancel()
 	if err := adminExec(ctx, adminURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("databasetest: create database %s: %v", name, err)
+		tb.Fatalf("databasetest: create database %s: %v", name, err)
 	}
 	// Registered before Open registers db.Close, so it runs after it (cleanups
 	// run last-in, first-out). FORCE still ends any session a leaked
 	// connection keeps open, which would otherwise make DROP fail.
-	t.Cleanup(func() {
-		// Not t.Context(): it is canceled before cleanups run.
+	tb.Cleanup(func() {
+		// Not tb.Context(): it is canceled before cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 		defer cancel()
 		if err := adminExec(ctx, adminURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("databasetest: drop database %s: %v", name, err)
+			tb.Errorf("databasetest: drop database %s: %v", name, err)
 		}
 	})
 
@@ -91,11 +91,11 @@ func redact(err error, adminURL string) error {
 	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), pw, "xxxxx"))
 }
 
-func randomSuffix(t testing.TB) string {
-	t.Helper()
+func randomSuffix(tb testing.TB) string {
+	tb.Helper()
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("databasetest: random database name: %v", err)
+		tb.Fatalf("databasetest: random database name: %v", err)
 	}
 	return hex.EncodeToString(b)
 }

@@ -22,15 +22,16 @@ import (
 //
 // The recorder is a synchronous span processor, so an ended span is visible
 // through Ended() immediately: no flush, no polling. Everything is sampled.
-func New(t testing.TB) (telemetry.Providers, *tracetest.SpanRecorder) {
-	p, spans, _ := NewWithMetrics(t)
+func New(tb testing.TB) (telemetry.Providers, *tracetest.SpanRecorder) {
+	tb.Helper()
+	p, spans, _ := NewWithMetrics(tb)
 	return p, spans
 }
 
 // NewWithMetrics is [New] plus a manual metric reader; call its Collect to see
 // what the code under test recorded.
-func NewWithMetrics(t testing.TB) (telemetry.Providers, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
-	t.Helper()
+func NewWithMetrics(tb testing.TB) (telemetry.Providers, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
+	tb.Helper()
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
@@ -38,8 +39,8 @@ func NewWithMetrics(t testing.TB) (telemetry.Providers, *tracetest.SpanRecorder,
 	)
 	metrics := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(metrics))
-	out := &testWriter{w: t.Output()}
-	t.Cleanup(func() {
+	out := &testWriter{w: tb.Output()}
+	tb.Cleanup(func() {
 		out.close()
 		// Background shutdown errors are not the test's concern; nothing
 		// is exported anywhere.

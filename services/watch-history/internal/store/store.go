@@ -35,34 +35,50 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// Enqueuer stores events in the caller's transaction for later publication;
+// Outbox stores events in the caller's transaction for later publication;
 // *outbox.Outbox is the production one.
-type Enqueuer interface {
+type Outbox interface {
 	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
+	// Notify tells the relay that enqueued events were committed, so they
+	// go out now rather than at its next poll.
+	Notify()
 }
 
 // Store implements domain.Store over a database.DB.
 type Store struct {
 	db     *database.DB
-	outbox Enqueuer
+	outbox Outbox
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store over db that enqueues events to ob.
-func New(db *database.DB, ob Enqueuer) *Store {
+func New(db *database.DB, ob Outbox) *Store {
 	return &Store{db: db, outbox: ob}
 }
 
 // Atomic runs fn in one database transaction.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx domain.Tx) error) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		return fn(ctx, s.Bind(tx))
+	var last *txn
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// InTx may run this more than once (PostgreSQL conflicts); only
+		// the attempt that committed counts.
+		last = &txn{tx: tx, outbox: s.outbox}
+		return fn(ctx, last)
 	})
+	if err != nil {
+		return err
+	}
+	if last.emitted {
+		s.outbox.Notify()
+	}
+	return nil
 }
 
 // Bind returns the domain operations over a transaction someone else owns:
 // the Kafka consumer's, which also records the event id it is processing.
+// Events emitted through it wait for the relay's next poll, since only the
+// owner knows when the transaction commits.
 func (s *Store) Bind(tx *sql.Tx) domain.Tx {
 	return &txn{tx: tx, outbox: s.outbox}
 }
@@ -112,8 +128,9 @@ func (s *Store) List(ctx context.Context, userID uuid.UUID, after *domain.Cursor
 
 // txn implements domain.Tx.
 type txn struct {
-	tx     *sql.Tx
-	outbox Enqueuer
+	tx      *sql.Tx
+	outbox  Outbox
+	emitted bool
 }
 
 func (t *txn) Find(ctx context.Context, userID, videoID uuid.UUID) (domain.Entry, bool, error) {
@@ -225,6 +242,7 @@ func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
 	if err := t.outbox.Enqueue(ctx, t.tx, out...); err != nil {
 		return fmt.Errorf("enqueue %d events: %w", len(out), err)
 	}
+	t.emitted = t.emitted || len(out) > 0
 	return nil
 }
 

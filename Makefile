@@ -1,0 +1,97 @@
+# vidstream developer entry points. `make help` lists them.
+# CI (.ci/run) calls the same targets, so a green `make` here means a green CI.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+TOOLS_BIN := $(ROOT)/hack/tools/bin
+BUF := $(TOOLS_BIN)/buf
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+GOVULNCHECK := $(TOOLS_BIN)/govulncheck
+
+# Every target builds, tests and scans with this Go release (fetched once by the
+# go command through the module proxy if it is not the local one): govulncheck
+# reports the standard library of the Go that builds the code, and releases
+# before it have known vulnerabilities. Override with `make GOTOOLCHAIN=local ...`.
+export GOTOOLCHAIN ?= go1.26.10+auto
+
+GO_TEST_FLAGS ?=
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help tools gen gen-check buf-lint buf-breaking lint vet fmt fmt-check vuln \
+	test test-short test-integration run postgres-up postgres-down kafka-up kafka-down \
+	deps-up deps-down ci clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+tools: ## build buf, protoc-gen-go(-grpc), golangci-lint, govulncheck into hack/tools/bin
+	@hack/tools.sh
+
+gen: tools ## regenerate Go code from services/api/proto
+	cd services/api && PATH="$(TOOLS_BIN):$$PATH" $(BUF) generate
+
+gen-check: tools ## fail if the generated code in services/api is stale
+	@hack/gen-check.sh
+
+buf-lint: tools ## lint the protobuf contracts
+	cd services/api && $(BUF) lint
+
+buf-breaking: tools ## check the contracts for breaking changes against HEAD~1 (BUF_BREAKING_AGAINST=ref)
+	@hack/buf-breaking.sh
+
+lint: tools ## golangci-lint (.golangci.yml)
+	$(GOLANGCI_LINT) run ./...
+
+vet: ## go vet
+	go vet ./...
+
+fmt: ## gofmt -s -w every Go file
+	@git ls-files -z --cached --others --exclude-standard -- '*.go' | xargs -0r gofmt -s -w
+
+fmt-check: ## fail listing every Go file gofmt would change
+	@files="$$(git ls-files -z --cached --others --exclude-standard -- '*.go' | xargs -0r gofmt -s -l)"; \
+	if [[ -n "$$files" ]]; then echo "gofmt needed (run 'make fmt'):"; echo "$$files"; exit 1; fi; \
+	echo "fmt-check: ok"
+
+vuln: tools ## govulncheck against a database built offline into .cache/vulndb
+	@db="$$(hack/vulndb.sh)"; $(GOVULNCHECK) -db "file://$$db" ./...
+
+test: ## all tests with the race detector (integration tests use VIDSTREAM_TEST_* if set)
+	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+
+test-short: ## fast tests only (-short), no race detector
+	go test -short -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+
+test-integration: deps-up ## start PostgreSQL and Kafka, then run `make test` against them
+	@export VIDSTREAM_TEST_POSTGRES_URL="$$(hack/postgres.sh url)"; \
+	export VIDSTREAM_TEST_KAFKA_BROKERS="$$(hack/kafka.sh start)"; \
+	$(MAKE) --no-print-directory test
+
+run: ## start the whole system locally (embedded broker, Jaeger, every service)
+	go run ./services/devstack
+
+postgres-up: ## start PostgreSQL on 127.0.0.1:15432 (installs it with apt if missing)
+	@url="$$(hack/postgres.sh start)"; echo "export VIDSTREAM_TEST_POSTGRES_URL='$$url'"
+
+postgres-down: ## stop PostgreSQL
+	@hack/postgres.sh stop
+
+kafka-up: ## start Apache Kafka (KRaft) on 127.0.0.1:19092 (assembled with Maven)
+	@brokers="$$(hack/kafka.sh start)"; echo "export VIDSTREAM_TEST_KAFKA_BROKERS='$$brokers'"
+
+kafka-down: ## stop Kafka
+	@hack/kafka.sh stop
+
+deps-up: postgres-up kafka-up ## start every real server the tests use; eval "$(make -s deps-up)" sets the env
+
+deps-down: kafka-down postgres-down ## stop them
+
+ci: ## run the CI script as CI does
+	bash .ci/run
+
+clean: ## remove built tools, caches and Kafka's jars and data (stops Kafka first)
+	-@hack/kafka.sh stop
+	rm -rf hack/tools/bin .cache hack/kafka/lib .data

@@ -1,0 +1,291 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/httpx"
+	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
+	"github.com/vidstream/vidstream/services/user/app"
+	"github.com/vidstream/vidstream/services/user/internal/domain"
+)
+
+// cheap argon2id cost: the tests exercise the flow, not the hash strength.
+func testConfig(dbURL string) app.Config {
+	p := domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}
+	return app.Config{
+		HTTPAddr:          "127.0.0.1:0",
+		GRPCAddr:          "127.0.0.1:0",
+		DatabaseURL:       dbURL,
+		Argon2MemoryKiB:   p.MemoryKiB,
+		Argon2Iterations:  p.Iterations,
+		Argon2Parallelism: p.Parallelism,
+	}
+}
+
+// forEachBackend runs fn once per database backend with a fresh database
+// URL, mirroring databasetest.ForEachBackend for tests that need a URL
+// (app.New opens the database itself) rather than an open *database.DB.
+func forEachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	t.Helper()
+	for _, d := range databasetest.Backends() {
+		t.Run(d.String(), func(t *testing.T) { fn(t, databaseURL(t, d)) })
+	}
+}
+
+func databaseURL(t *testing.T, d database.Dialect) string {
+	t.Helper()
+	if d == database.SQLite {
+		return "sqlite://" + filepath.Join(t.TempDir(), "user.db")
+	}
+	admin := os.Getenv(databasetest.PostgresURLEnv)
+	if admin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s is not set", databasetest.PostgresURLEnv)
+		}
+		t.Skipf("%s not set; skipping PostgreSQL", databasetest.PostgresURLEnv)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("%s is not a URL", databasetest.PostgresURLEnv) // no echo: it holds a password
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := "vidstream_test_user_" + hex.EncodeToString(b)
+	adminExec(t, admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	t.Cleanup(func() {
+		adminExec(t, admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+func adminExec(t *testing.T, admin, stmt string) {
+	t.Helper()
+	// Not t.Context(): this also runs in cleanups, after it is canceled.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to the PostgreSQL admin database: %v", err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// startApp runs the user service on 127.0.0.1 with its own telemetry,
+// waits until /readyz says ready, and stops it (checking the clean exit)
+// when the test ends.
+func startApp(t *testing.T, cfg app.Config) (*app.App, *client) {
+	t.Helper()
+	p, _ := telemetrytest.New(t)
+	a, err := app.New(t.Context(), cfg, p)
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	c := &client{t: t, base: "http://" + a.HTTPAddr(), http: &http.Client{Timeout: 10 * time.Second}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.http.Get(c.base + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 10s (last: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return a, c
+}
+
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+type response struct {
+	t      *testing.T
+	status int
+	header http.Header
+	body   []byte
+}
+
+// request sends body verbatim (a string) or JSON-encoded (anything else)
+// with Content-Type application/json; every answer must be < 500, since a
+// 5xx from client input is a bug.
+func (c *client) request(method, path, token string, body any) *response {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatalf("encode body: %v", err)
+		}
+		r = strings.NewReader(string(data))
+	}
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
+	if err != nil {
+		c.t.Fatalf("new request: %v", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return c.send(req)
+}
+
+func (c *client) send(req *http.Request) *response {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read body: %v", req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode >= 500 {
+		c.t.Errorf("%s %s = %d: %s", req.Method, req.URL.Path, resp.StatusCode, data)
+	}
+	return &response{t: c.t, status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+func (r *response) want(status int) *response {
+	r.t.Helper()
+	if r.status != status {
+		r.t.Fatalf("status = %d, want %d; body: %s", r.status, status, r.body)
+	}
+	return r
+}
+
+func (r *response) json(dst any) {
+	r.t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		r.t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(r.body)))
+	dec.DisallowUnknownFields() // the response must be exactly the contract
+	if err := dec.Decode(dst); err != nil {
+		r.t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problem checks an error response: problem+json with the right status.
+func (r *response) problem() httpx.Problem {
+	r.t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != httpx.ProblemContentType {
+		r.t.Errorf("Content-Type = %q, want %s", ct, httpx.ProblemContentType)
+	}
+	var p httpx.Problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		r.t.Fatalf("decode problem %s: %v", r.body, err)
+	}
+	if p.Status != r.status {
+		r.t.Errorf("problem status %d != HTTP status %d", p.Status, r.status)
+	}
+	return p
+}
+
+func hasField(p httpx.Problem, field string) bool {
+	for _, f := range p.Errors {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+type userJSON struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+type profileJSON struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+type sessionJSON struct {
+	Token     string    `json:"token"`
+	UserID    string    `json:"user_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (c *client) register(email, password, name string) userJSON {
+	c.t.Helper()
+	var u userJSON
+	c.request(http.MethodPost, "/v1/users", "", map[string]string{"email": email, "password": password, "display_name": name}).
+		want(http.StatusCreated).json(&u)
+	return u
+}
+
+func (c *client) login(email, password string) sessionJSON {
+	c.t.Helper()
+	var s sessionJSON
+	c.request(http.MethodPost, "/v1/sessions", "", map[string]string{"email": email, "password": password}).
+		want(http.StatusCreated).json(&s)
+	return s
+}
+
+// clock is a settable app.Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+

@@ -1,0 +1,326 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
+	userapp "github.com/vidstream/vidstream/services/user/app"
+	"github.com/vidstream/vidstream/services/video/app"
+	"github.com/vidstream/vidstream/services/video/internal/domain"
+	"github.com/vidstream/vidstream/services/video/internal/store"
+)
+
+// env is a real user service and a real video service, in this process, on
+// 127.0.0.1 ephemeral ports, each with its own SQLite database.
+type env struct {
+	userURL  string
+	videoURL string
+	grpcAddr string
+	http     *http.Client
+}
+
+// startUser runs the real user service and returns it for the video service
+// to authenticate against.
+func startUser(t *testing.T) *userapp.App {
+	t.Helper()
+	ua, err := userapp.New(t.Context(), userapp.Config{
+		HTTPAddr:    "127.0.0.1:0",
+		GRPCAddr:    "127.0.0.1:0",
+		DatabaseURL: "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+	}, telemetry.Noop())
+	if err != nil {
+		t.Fatalf("start user service: %v", err)
+	}
+	run(t, "user", ua.Run)
+	return ua
+}
+
+// startVideo runs the video service against the user service at userGRPC.
+func startVideo(t *testing.T, userGRPC, databaseURL string, p telemetry.Providers) *app.App {
+	t.Helper()
+	va, err := app.New(t.Context(), app.Config{
+		HTTPAddr:     "127.0.0.1:0",
+		GRPCAddr:     "127.0.0.1:0",
+		DatabaseURL:  databaseURL,
+		UserGRPCAddr: userGRPC,
+	}, p)
+	if err != nil {
+		t.Fatalf("start video service: %v", err)
+	}
+	run(t, "video", va.Run)
+	return va
+}
+
+// run serves until the test ends, then checks that shutdown was clean.
+func run(t *testing.T, name string, fn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("%s service: Run: %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s service did not stop within 30 s", name)
+		}
+	})
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, telemetry.Noop())
+}
+
+func newEnvWith(t *testing.T, p telemetry.Providers) *env {
+	t.Helper()
+	e, _ := newEnvDB(t, p)
+	return e
+}
+
+// newEnvDB also returns the video service's database URL.
+func newEnvDB(t *testing.T, p telemetry.Providers) (*env, string) {
+	t.Helper()
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "video.db")
+	ua := startUser(t)
+	va := startVideo(t, ua.GRPCAddr(), dbURL, p)
+	return &env{
+		userURL:  "http://" + ua.HTTPAddr(),
+		videoURL: "http://" + va.HTTPAddr(),
+		grpcAddr: va.GRPCAddr(),
+		http:     &http.Client{Timeout: 10 * time.Second},
+	}, dbURL
+}
+
+// newEnvWithViews also returns a function that adds views to a video the way
+// the upcoming Kafka view counter will: through the store's transactional
+// IncrementViewCount, on a second connection pool to the service's database.
+func newEnvWithViews(t *testing.T) (*env, func(t *testing.T, id string, by int64)) {
+	t.Helper()
+	e, dbURL := newEnvDB(t, telemetry.Noop())
+	db, err := database.Open(t.Context(), dbURL, store.Migrations(), telemetry.Noop())
+	if err != nil {
+		t.Fatalf("open video database: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	s := store.New(db)
+	return e, func(t *testing.T, id string, by int64) {
+		t.Helper()
+		if by == 0 {
+			return
+		}
+		err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
+			return tx.IncrementViewCount(ctx, uuid.MustParse(id), by)
+		})
+		if err != nil {
+			t.Fatalf("increment view count: %v", err)
+		}
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, dst any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, dst); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// request sends one request; body may be nil, a string/[]byte sent as is, or
+// any other value encoded as JSON. A non-empty body gets Content-Type
+// application/json unless a "Content-Type" header is given.
+func (e *env) request(t *testing.T, method, url, token string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	if resp.StatusCode >= 500 {
+		t.Errorf("%s %s: server error %d: %s", method, url, resp.StatusCode, raw)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// video calls the video service.
+func (e *env) video(t *testing.T, method, path, token string, body any, headers ...string) response {
+	t.Helper()
+	return e.request(t, method, e.videoURL+path, token, body, headers...)
+}
+
+var userSeq atomic.Int64
+
+type user struct {
+	id    string
+	token string
+}
+
+// newUser registers a user with the real user service and logs in.
+func (e *env) newUser(t *testing.T) user {
+	t.Helper()
+	email := fmt.Sprintf("viewer%d-%d@example.com", userSeq.Add(1), time.Now().UnixNano())
+	const password = "correct horse battery"
+	r := e.request(t, http.MethodPost, e.userURL+"/v1/users", "", map[string]string{
+		"email": email, "password": password, "display_name": "Viewer",
+	})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create user: %d %s", r.status, r.body)
+	}
+	r = e.request(t, http.MethodPost, e.userURL+"/v1/sessions", "", map[string]string{"email": email, "password": password})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create session: %d %s", r.status, r.body)
+	}
+	var s struct {
+		Token  string `json:"token"`
+		UserID string `json:"user_id"`
+	}
+	r.decode(t, &s)
+	return user{id: s.UserID, token: s.Token}
+}
+
+// logout revokes the user's session at the user service.
+func (e *env) logout(t *testing.T, u user) {
+	t.Helper()
+	r := e.request(t, http.MethodDelete, e.userURL+"/v1/sessions/current", u.token, nil)
+	if r.status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+}
+
+type videoBody struct {
+	ID              string    `json:"id"`
+	Title           string    `json:"title"`
+	Description     string    `json:"description"`
+	Kind            string    `json:"kind"`
+	DurationSeconds int       `json:"duration_seconds"`
+	SeriesTitle     *string   `json:"series_title"`
+	Season          *int      `json:"season"`
+	Episode         *int      `json:"episode"`
+	ReleaseYear     *int      `json:"release_year"`
+	OwnerID         string    `json:"owner_id"`
+	Status          string    `json:"status"`
+	ViewCount       int64     `json:"view_count"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+type pageBody struct {
+	Items      []videoBody `json:"items"`
+	NextCursor *string     `json:"next_cursor"`
+}
+
+func movieReq(title string) map[string]any {
+	return map[string]any{"title": title, "description": "A film.", "kind": "movie", "duration_seconds": 5400, "release_year": 2001}
+}
+
+func episodeReq(title string) map[string]any {
+	return map[string]any{"title": title, "kind": "episode", "duration_seconds": 1500,
+		"series_title": "The Show", "season": 1, "episode": 3}
+}
+
+// create publishes a video and fails the test unless it is 201.
+func (e *env) create(t *testing.T, token string, body any) videoBody {
+	t.Helper()
+	r := e.video(t, http.MethodPost, "/v1/videos", token, body)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create video: %d %s", r.status, r.body)
+	}
+	var v videoBody
+	r.decode(t, &v)
+	return v
+}
+
+type problemBody struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Instance  string `json:"instance"`
+	RequestID string `json:"request_id"`
+	Errors    []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
+}
+
+// wantProblem asserts an RFC 9457 error with the given status and, when
+// fields are given, that the body names each of them.
+func wantProblem(t *testing.T, r response, status int, fields ...string) problemBody {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	r.decode(t, &p)
+	if p.Status != status || p.Title == "" || p.Type == "" {
+		t.Fatalf("incomplete problem: %s", r.body)
+	}
+	for _, f := range fields {
+		found := false
+		for _, e := range p.Errors {
+			if e.Field == f {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("problem does not name field %q: %s", f, r.body)
+		}
+	}
+	return p
+}

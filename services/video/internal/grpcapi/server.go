@@ -1,0 +1,143 @@
+// Package grpcapi exposes the video catalogue to other services over gRPC
+// (vidstream.video.v1.VideoService). It only translates messages: every rule
+// lives in domain.Service, and errors stay apperr errors that the grpcx
+// interceptor turns into status codes.
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
+	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/video/internal/domain"
+)
+
+// Server implements videov1.VideoServiceServer.
+type Server struct {
+	videov1.UnimplementedVideoServiceServer
+	svc *domain.Service
+}
+
+// Register adds the VideoService backed by svc to s.
+func Register(s grpc.ServiceRegistrar, svc *domain.Service) {
+	videov1.RegisterVideoServiceServer(s, &Server{svc: svc})
+}
+
+// GetVideo returns one video: INVALID_ARGUMENT for a malformed id,
+// NOT_FOUND for an unknown one.
+func (s *Server) GetVideo(ctx context.Context, req *videov1.GetVideoRequest) (*videov1.GetVideoResponse, error) {
+	id, err := parseID("id", req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &videov1.GetVideoResponse{Video: ToProto(v)}, nil
+}
+
+// BatchGetVideos returns the videos that exist, in request order, and lists
+// the rest in missing_ids; more than domain.MaxBatch ids or a malformed id is
+// INVALID_ARGUMENT.
+func (s *Server) BatchGetVideos(ctx context.Context, req *videov1.BatchGetVideosRequest) (*videov1.BatchGetVideosResponse, error) {
+	raw := req.GetIds()
+	// Checked before parsing so an oversized request costs no work.
+	if len(raw) > domain.MaxBatch {
+		return nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call, got %d", domain.MaxBatch, len(raw)))
+	}
+	ids := make([]uuid.UUID, len(raw))
+	for i, r := range raw {
+		id, err := parseID(fmt.Sprintf("ids[%d]", i), r)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	found, missing, err := s.svc.BatchGet(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	resp := &videov1.BatchGetVideosResponse{
+		Videos:     make([]*videov1.Video, len(found)),
+		MissingIds: make([]string, len(missing)),
+	}
+	for i, v := range found {
+		resp.Videos[i] = ToProto(v)
+	}
+	for i, id := range missing {
+		resp.MissingIds[i] = id.String()
+	}
+	return resp, nil
+}
+
+func parseID(field, raw string) (uuid.UUID, error) {
+	id, err := uuid.Parse(raw)
+	// Only the canonical form, as over REST: one video, one id spelling.
+	if err != nil || len(raw) != 36 {
+		e := apperr.InvalidField(field, "must be a UUID like 123e4567-e89b-12d3-a456-426614174000")
+		e.Err = err
+		return uuid.Nil, e
+	}
+	return id, nil
+}
+
+// ToProto converts a domain video to its wire form.
+func ToProto(v domain.Video) *videov1.Video {
+	out := &videov1.Video{
+		Id:              v.ID.String(),
+		Title:           v.Title,
+		Description:     v.Description,
+		Kind:            kindToProto(v.Kind),
+		DurationSeconds: int32(v.DurationSeconds), //nolint:gosec // validated to at most domain.MaxDurationSeconds
+		SeriesTitle:     v.SeriesTitle,
+		Season:          int32Ptr(v.Season),
+		Episode:         int32Ptr(v.Episode),
+		ReleaseYear:     int32Ptr(v.ReleaseYear),
+		OwnerId:         v.OwnerID.String(),
+		Status:          statusToProto(v.Status),
+		ViewCount:       v.ViewCount,
+		CreatedAt:       timestamppb.New(v.CreatedAt),
+		UpdatedAt:       timestamppb.New(v.UpdatedAt),
+	}
+	return out
+}
+
+// int32Ptr narrows an optional field; domain validation bounds every one of
+// them (season, episode, release year) far below the int32 range.
+func int32Ptr(p *int) *int32 {
+	if p == nil {
+		return nil
+	}
+	n := int32(*p) //nolint:gosec // bounded by domain validation
+	return &n
+}
+
+func kindToProto(k domain.Kind) videov1.VideoKind {
+	switch k {
+	case domain.KindMovie:
+		return videov1.VideoKind_VIDEO_KIND_MOVIE
+	case domain.KindEpisode:
+		return videov1.VideoKind_VIDEO_KIND_EPISODE
+	default:
+		return videov1.VideoKind_VIDEO_KIND_UNSPECIFIED
+	}
+}
+
+func statusToProto(s domain.Status) videov1.VideoStatus {
+	switch s {
+	case domain.StatusReady:
+		return videov1.VideoStatus_VIDEO_STATUS_READY
+	case domain.StatusProcessing:
+		return videov1.VideoStatus_VIDEO_STATUS_PROCESSING
+	case domain.StatusFailed:
+		return videov1.VideoStatus_VIDEO_STATUS_FAILED
+	default:
+		return videov1.VideoStatus_VIDEO_STATUS_UNSPECIFIED
+	}
+}

@@ -17,7 +17,9 @@
 #   assemble  only fetch the jars.
 #
 # Environment: KAFKA_DATA_DIR (default .data/kafka), KAFKA_HEAP (default 512m),
-# KAFKA_START_TIMEOUT seconds (default 90), JAVA_HOME.
+# KAFKA_PORT (default 19092), KAFKA_CONTROLLER_PORT (default 19093),
+# KAFKA_START_TIMEOUT seconds (default 90), JAVA_HOME. Another data directory
+# and other ports let a second broker run beside the first.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,8 +30,8 @@ heap="${KAFKA_HEAP:-512m}"
 timeout="${KAFKA_START_TIMEOUT:-90}"
 pidfile="$data/kafka.pid"
 host=127.0.0.1
-port=19092
-controller_port=19093
+port="${KAFKA_PORT:-19092}"
+controller_port="${KAFKA_CONTROLLER_PORT:-19093}"
 bootstrap="$host:$port"
 # Any valid base64url-encoded UUID; fixed so that re-formatting is reproducible.
 cluster_id="dmlkc3RyZWFtLWthZmthMQ"
@@ -101,8 +103,13 @@ start() {
 	{
 		cat "$kdir/server.properties"
 		echo
-		echo "# Added by hack/kafka.sh"
+		echo "# Added by hack/kafka.sh (later keys override earlier ones)"
 		echo "log.dirs=$data/kraft-logs"
+		if [[ "$port:$controller_port" != "19092:19093" ]]; then
+			echo "controller.quorum.bootstrap.servers=$host:$controller_port"
+			echo "listeners=PLAINTEXT://$host:$port,CONTROLLER://$host:$controller_port"
+			echo "advertised.listeners=PLAINTEXT://$host:$port"
+		fi
 	} >"$data/server.properties"
 
 	if [[ ! -f "$data/kraft-logs/meta.properties" ]]; then
@@ -111,14 +118,29 @@ start() {
 	fi
 
 	log "starting broker on $bootstrap (heap $heap) ..."
-	# setsid: the broker must outlive this script and not get the caller's
-	# terminal signals; stop it with `hack/kafka.sh stop`.
-	setsid bash -c 'exec "$@" </dev/null' kafka \
+	# Readiness is read from this run's log only.
+	for f in "$data/logs/server.log" "$data/logs/kafka.out"; do
+		[[ -f "$f" ]] && mv -f "$f" "$f.previous"
+	done
+	rm -f "$pidfile"
+	# setsid: the broker outlives this script and gets none of the caller's
+	# terminal signals; stop it with `hack/kafka.sh stop`. The shell writes its
+	# own pid, which exec hands on to the JVM.
+	# shellcheck disable=SC2016,SC2086
+	setsid bash -c 'echo $$ >"$1"; shift; exec "$@" </dev/null' kafka "$pidfile" \
 		"$java" $jvm_opts -cp "$lib/*" kafka.Kafka "$data/server.properties" \
 		>"$data/logs/kafka.out" 2>&1 &
-	echo $! >"$pidfile"
-	wait_ready "$!"
-	log "ready on $bootstrap in $((SECONDS - t0))s (pid $(cat "$pidfile"), RSS $(rss "$(cat "$pidfile")"))"
+	local deadline=$((SECONDS + 10))
+	until [[ -s "$pidfile" ]]; do
+		if ((SECONDS >= deadline)); then
+			log "the broker did not start"
+			exit 1
+		fi
+		sleep 0.1
+	done
+	pid="$(cat "$pidfile")"
+	wait_ready "$pid"
+	log "ready on $bootstrap in $((SECONDS - t0))s (pid $pid, RSS $(rss "$pid"))"
 	echo "$bootstrap"
 }
 

@@ -19,11 +19,11 @@
 #   url     print the URL.
 #   destroy stop and delete the cluster with all its data.
 #
-# Environment: POSTGRES_PORT (default 15432), POSTGRES_START_TIMEOUT seconds
-# (default 60). Needs root (apt-get) or an existing cluster you may control.
+# Environment: POSTGRES_PORT (default 15432), POSTGRES_CLUSTER (default
+# vidstream), POSTGRES_START_TIMEOUT seconds (default 60). Needs root (apt-get) or an existing cluster you may control.
 set -euo pipefail
 
-cluster=vidstream
+cluster="${POSTGRES_CLUSTER:-vidstream}"
 port="${POSTGRES_PORT:-15432}"
 host=127.0.0.1
 user=vidstream

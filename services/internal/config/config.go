@@ -147,4 +147,3 @@ type varError struct {
 
 func (e *varError) Error() string { return e.name + ": " + e.msg }
 func (e *varError) Unwrap() error { return e.err }
-

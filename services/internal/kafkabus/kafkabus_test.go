@@ -28,7 +28,9 @@ func TestEnsureTopicsCreatesTopicAndDLQIdempotently(t *testing.T) {
 			t.Fatalf("EnsureTopics: %v", err)
 		}
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	transport := &kafka.Transport{} // fresh: no cached metadata from before the topics existed
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
 	md, err := client.Metadata(t.Context(), &kafka.MetadataRequest{Topics: []string{topic, kafkabus.DLQTopic(topic)}})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestProducerKeepsKeyOrderAndNeverCreatesTopics(t *testing.T) {
 	brokers := kafkatest.Broker(t)
 	topic := kafkatest.Name(t, "topic")
 	kafkatest.CreateTopic(t, brokers, topic, 4)
-	pr := kafkabus.NewProducer(brokers, telemetry.Noop(), kafkabus.WithMaxAttempts(1))
+	pr := kafkabus.NewProducer(brokers, telemetry.Noop())
 	t.Cleanup(func() { _ = pr.Close() })
 
 	var msgs []kafka.Message

@@ -99,7 +99,16 @@ func NewProducer(brokers []string, p telemetry.Providers, opts ...ProducerOption
 		// A Transport of our own instead of kafka.DefaultTransport, which is
 		// process-wide: its connection pool and metadata cache would be
 		// shared by every Producer of a test process, across brokers.
-		Transport: &kafka.Transport{ClientID: "vidstream", DialTimeout: 5 * time.Second},
+		Transport: &kafka.Transport{
+			ClientID:    "vidstream",
+			DialTimeout: 5 * time.Second,
+			// After a failed metadata request (broker down) the transport
+			// answers every write with that error until its next refresh,
+			// at a random point within MetadataTTL (default 6 s). A short
+			// TTL bounds how long the relay lags after Kafka is back; one
+			// metadata request a second is nothing for a broker.
+			MetadataTTL: time.Second,
+		},
 		// kafka-go reports every failed attempt; the relay and the consumer
 		// log the errors that decide something, so these are debug detail.
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {

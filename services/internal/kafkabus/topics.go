@@ -28,8 +28,8 @@ type TopicSpec struct {
 
 // EnsureTopics creates every topic in topics, and the dead-letter topic of
 // each (with the same partition count, so a dead-lettered key stays on one
-// partition there too), unless they exist. It returns once all of them have a
-// leader for every partition, so a producer can write to them at once.
+// partition there too), unless they exist. It returns once every partition
+// of them answers on its leader, so a producer can write to them at once.
 //
 // An existing topic is left as it is, even with another partition count:
 // changing partitions re-maps keys and is an operator's decision, not a side
@@ -39,11 +39,12 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) er
 	if len(topics) == 0 {
 		return nil
 	}
-	client := &kafka.Client{
-		Addr:      kafka.TCP(brokers...),
-		Timeout:   10 * time.Second,
-		Transport: &kafka.Transport{ClientID: "vidstream", DialTimeout: 5 * time.Second},
-	}
+	// A transport of its own, fresh: kafka-go transports answer metadata
+	// requests from a cache, and a long-lived one may not know yet about
+	// topics created elsewhere.
+	transport := &kafka.Transport{ClientID: "vidstream", DialTimeout: 5 * time.Second}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
 	var configs []kafka.TopicConfig
 	var names []string
 	for _, t := range topics {
@@ -71,18 +72,21 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) er
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	return waitForLeaders(ctx, client, names)
+	return waitUntilWritable(ctx, client, names)
 }
 
-// waitForLeaders polls metadata until every partition of topics has a
-// leader. Topic creation is asynchronous in Kafka: CreateTopics returns when
-// the controller accepted the request, and a produce request that arrives
-// before the partitions' leaders are elected fails.
-func waitForLeaders(ctx context.Context, client *kafka.Client, topics []string) error {
+// waitUntilWritable polls until every partition of topics has a leader that
+// serves it. Topic creation is asynchronous in Kafka: CreateTopics returns
+// when the controller accepted the request, metadata then names each
+// partition's leader, and the leader itself takes a moment more to serve the
+// partition (a produce request meanwhile fails with NOT_LEADER_OR_FOLLOWER).
+// Listing each partition's end offset, a request its leader answers, checks
+// that last step.
+func waitUntilWritable(ctx context.Context, client *kafka.Client, topics []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		err := leadersReady(ctx, client, topics)
+		err := partitionsServed(ctx, client, topics)
 		if err == nil {
 			return nil
 		}
@@ -92,12 +96,12 @@ func waitForLeaders(ctx context.Context, client *kafka.Client, topics []string) 
 	}
 }
 
-func leadersReady(ctx context.Context, client *kafka.Client, topics []string) error {
+func partitionsServed(ctx context.Context, client *kafka.Client, topics []string) error {
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(topics))
+	offsets := make(map[string][]kafka.OffsetRequest, len(topics))
 	for _, t := range md.Topics {
 		if t.Error != nil {
 			return fmt.Errorf("topic %s: %w", t.Name, t.Error)
@@ -109,12 +113,23 @@ func leadersReady(ctx context.Context, client *kafka.Client, topics []string) er
 			if p.Error != nil || p.Leader.Host == "" {
 				return fmt.Errorf("topic %s partition %d: no leader yet", t.Name, p.ID)
 			}
+			offsets[t.Name] = append(offsets[t.Name], kafka.LastOffsetOf(p.ID))
 		}
-		seen[t.Name] = true
 	}
 	for _, name := range topics {
-		if !seen[name] {
+		if _, ok := offsets[name]; !ok {
 			return fmt.Errorf("topic %s: not in metadata yet", name)
+		}
+	}
+	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: offsets})
+	if err != nil {
+		return err
+	}
+	for name, parts := range res.Topics {
+		for _, p := range parts {
+			if p.Error != nil {
+				return fmt.Errorf("topic %s partition %d: %w", name, p.Partition, p.Error)
+			}
 		}
 	}
 	return nil

@@ -79,8 +79,8 @@ func (g *Group) AddHTTP(name string, srv *http.Server, ln net.Listener) {
 // AddGRPC serves srv on ln.
 func (g *Group) AddGRPC(name string, srv *grpc.Server, ln net.Listener) {
 	g.servers = append(g.servers, server{
-		name:  name,
-		addr:  ln.Addr().String(),
+		name: name,
+		addr: ln.Addr().String(),
 		serve: func() error {
 			// ErrServerStopped: shutdown won the race against Serve starting.
 			if err := srv.Serve(ln); !errors.Is(err, grpc.ErrServerStopped) {
@@ -108,7 +108,7 @@ func (g *Group) AddGRPC(name string, srv *grpc.Server, ln net.Listener) {
 	})
 }
 
-// AddWorker runs fn until Run stops it by cancelling fn's context. A worker
+// AddWorker runs fn until Run stops it by canceling fn's context. A worker
 // that returns nil before that has simply finished; one that returns an
 // error brings the whole Group down, as a crashed server would.
 func (g *Group) AddWorker(name string, run func(ctx context.Context) error) {
@@ -134,7 +134,7 @@ func (g *Group) OnShutdown(fn func(ctx context.Context) error) {
 // returns the failure that stopped the Group, if any, joined with whatever
 // went wrong during shutdown; a clean stop on ctx returns nil. Run returns
 // only after every goroutine it started has ended, except a worker that
-// ignores its cancelled context past ShutdownTimeout, which is reported.
+// ignores its canceled context past ShutdownTimeout, which is reported.
 func (g *Group) Run(ctx context.Context) error {
 	log := g.Logger
 	if log == nil {

@@ -85,7 +85,7 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-func runGroup(g *lifecycle.Group, ctx context.Context) <-chan error {
+func runGroup(ctx context.Context, g *lifecycle.Group) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	return done
@@ -134,7 +134,7 @@ func TestRunDrainsInFlightRequestThenStopsWorkersThenHooks(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := runGroup(&g, ctx)
+	done := runGroup(ctx, &g)
 	ev.waitFor(t, "ready")
 
 	client := &http.Client{Transport: &http.Transport{}}
@@ -168,7 +168,8 @@ func TestRunDrainsInFlightRequestThenStopsWorkersThenHooks(t *testing.T) {
 	}
 	ev.assertOrder(t, "ready", "request started", "not ready", "request finished", "worker stopped", "database closed", "telemetry flushed")
 
-	if _, err := client.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
+	if resp, err := client.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
+		_ = resp.Body.Close()
 		t.Error("server still accepts after Run returned")
 	}
 }
@@ -190,7 +191,7 @@ func TestRunFailingWorkerStopsEverythingAndIsReturned(t *testing.T) {
 	var hookErr = errors.New("flush failed")
 	g.OnShutdown(func(context.Context) error { ev.add("hook"); return hookErr })
 
-	err := wait(t, runGroup(&g, t.Context()))
+	err := wait(t, runGroup(t.Context(), &g))
 	if !errors.Is(err, boom) {
 		t.Fatalf("Run = %v, want the worker's error", err)
 	}
@@ -213,7 +214,7 @@ func TestRunServeFailureStopsEverything(t *testing.T) {
 		close(stopped)
 		return nil
 	})
-	err := wait(t, runGroup(&g, t.Context()))
+	err := wait(t, runGroup(t.Context(), &g))
 	if err == nil || !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Run = %v, want the serve error", err)
 	}
@@ -233,7 +234,7 @@ func TestRunBoundsGRPCGracefulStop(t *testing.T) {
 	g.AddReadiness(lifecycle.GRPCHealth(hs))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := runGroup(&g, ctx)
+	done := runGroup(ctx, &g)
 
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -283,7 +284,7 @@ func TestRunReportsWorkerIgnoringCancellation(t *testing.T) {
 		return nil
 	})
 	ctx, cancel := context.WithCancel(t.Context())
-	done := runGroup(&g, ctx)
+	done := runGroup(ctx, &g)
 	cancel()
 	if err := wait(t, done); err == nil {
 		t.Fatal("Run = nil, want an error about the worker that did not stop")
@@ -303,7 +304,6 @@ func TestListenNamesTheAddress(t *testing.T) {
 		t.Errorf("error %q does not name %s", err, want)
 	}
 }
-
 
 // TestRunStopsBeforeServersStarted covers a signal arriving at once: stopping
 // a server whose Serve has not begun yet is a clean stop, not a failure.

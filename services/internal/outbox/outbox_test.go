@@ -268,9 +268,7 @@ func TestEventsWaitWhileKafkaIsDownAndArriveExactlyOnceAfter(t *testing.T) {
 			Wake:         ob.Wakeups(),
 		}))
 
-		t.Logf("%s stopping", time.Now().Format("15:04:05.000"))
 		cluster.Stop()
-		t.Logf("%s stopped", time.Now().Format("15:04:05.000"))
 		const n = 30
 		for i := range n {
 			// Writes keep succeeding while the broker is unreachable.
@@ -293,9 +291,7 @@ func TestEventsWaitWhileKafkaIsDownAndArriveExactlyOnceAfter(t *testing.T) {
 			t.Fatal("outbox.publish.errors = 0 after failed publishes")
 		}
 
-		t.Logf("%s before start", time.Now().Format("15:04:05.000"))
 		cluster.Start()
-		t.Logf("%s started", time.Now().Format("15:04:05.000"))
 		kafkatest.Eventually(t, func() error {
 			if got := backlog(t, db); got != 0 {
 				return fmt.Errorf("%d rows still in the outbox", got)

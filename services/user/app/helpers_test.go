@@ -2,20 +2,14 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
@@ -53,41 +47,7 @@ func databaseURL(t *testing.T, d database.Dialect) string {
 	if d == database.SQLite {
 		return "sqlite://" + filepath.Join(t.TempDir(), "user.db")
 	}
-	admin := os.Getenv(databasetest.PostgresURLEnv)
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %s is not set", databasetest.PostgresURLEnv)
-		}
-		t.Skipf("%s not set; skipping PostgreSQL", databasetest.PostgresURLEnv)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("%s is not a URL", databasetest.PostgresURLEnv) // no echo: it holds a password
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "vidstream_test_user_" + hex.EncodeToString(b)
-	adminExec(t, admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	t.Cleanup(func() {
-		adminExec(t, admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	})
-	u.Path = "/" + name
-	return u.String()
-}
-
-func adminExec(t *testing.T, admin, stmt string) {
-	t.Helper()
-	// Not t.Context(): this also runs in cleanups, after it is canceled.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to the PostgreSQL admin database: %v", err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
+	return databasetest.PostgresURL(t)
 }
 
 // startApp runs the user service on 127.0.0.1 with its own telemetry,
@@ -289,3 +249,8 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+func newApp(t *testing.T, cfg app.Config) (*app.App, error) {
+	t.Helper()
+	p, _ := telemetrytest.New(t)
+	return app.New(t.Context(), cfg, p)
+}

@@ -1,8 +1,8 @@
 // Package app is the video service's composition root: it wires the
 // database, the domain, the REST and gRPC adapters and the client of the
-// user service. It is not internal so that cross-service tests can run the
-// real service in their own process (see the platform spec's "Service
-// composition root").
+// user service into a runnable App. It lives outside internal/ so that
+// cross-service tests can run the real service in-process, with their own
+// telemetry providers.
 package app
 
 import (
@@ -14,14 +14,12 @@ import (
 	"net/http"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	"github.com/vidstream/vidstream/services/internal/auth"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/httpx"
+	"github.com/vidstream/vidstream/services/internal/lifecycle"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 	"github.com/vidstream/vidstream/services/video/internal/grpcapi"
@@ -32,115 +30,168 @@ import (
 // ServiceName names the service in telemetry.
 const ServiceName = "video"
 
-// Config is the service's environment (loaded with services/internal/config).
+// Defaults for the fields that must not be empty; the env tags repeat them
+// so `Config{}` in a test and an empty environment behave the same.
+const (
+	DefaultHTTPAddr     = "127.0.0.1:8082"
+	DefaultGRPCAddr     = "127.0.0.1:9082"
+	DefaultDatabaseURL  = "sqlite://.data/video.db"
+	DefaultUserGRPCAddr = "127.0.0.1:9081"
+)
+
+// Config is the video service's configuration, loaded from the environment
+// by config.Load.
 type Config struct {
 	HTTPAddr    string `env:"HTTP_ADDR, default=127.0.0.1:8082"`
 	GRPCAddr    string `env:"GRPC_ADDR, default=127.0.0.1:9082"`
 	DatabaseURL string `env:"DATABASE_URL, default=sqlite://.data/video.db"`
 	// UserGRPCAddr is the user service, asked about every bearer token.
 	UserGRPCAddr string `env:"USER_GRPC_ADDR, default=127.0.0.1:9081"`
+
+	// ShutdownTimeout bounds each shutdown phase; DrainDelay keeps serving
+	// after readiness turns false so load balancers catch up (a few seconds
+	// in Kubernetes).
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
+	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY, default=0s"`
 }
 
 // App is a wired video service with its listeners bound.
 type App struct {
-	p          telemetry.Providers
-	db         *database.DB
-	userConn   *grpc.ClientConn
-	health     *httpx.Health
-	httpServer *http.Server
-	httpLn     net.Listener
-	grpcServer *grpc.Server
-	grpcHealth *health.Server
-	grpcLn     net.Listener
+	group    *lifecycle.Group
+	httpAddr string
+	grpcAddr string
 }
 
-// New opens and migrates the database, connects to the user service, builds
-// both APIs and binds their listeners, so that HTTPAddr and GRPCAddr are
-// known (and connectable) before Run: tests pass ":0" addresses.
-func New(ctx context.Context, cfg Config, p telemetry.Providers) (_ *App, err error) {
-	a := &App{p: p, health: &httpx.Health{}}
+// New opens (and migrates) the database, connects to the user service,
+// builds both APIs and binds their listeners, so a configuration error
+// surfaces here and ":0" addresses have their real port when New returns.
+func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
+	cfg = cfg.withDefaults()
+	var cleanup []func() error
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, a.close())
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				err = errors.Join(err, cleanup[i]())
+			}
 		}
 	}()
 
-	if a.db, err = database.Open(ctx, cfg.DatabaseURL, store.Migrations(), p); err != nil {
-		return nil, fmt.Errorf("video: %w", err)
+	db, err := database.Open(ctx, cfg.DatabaseURL, store.Migrations(), p)
+	if err != nil {
+		return nil, fmt.Errorf("video: open database: %w", err)
 	}
+	cleanup = append(cleanup, db.Close)
+
 	// grpc.NewClient connects lazily, so the user service need not be up
-	// yet; requests needing authentication answer 503 until it is.
-	if a.userConn, err = grpcx.Dial(cfg.UserGRPCAddr, p); err != nil {
+	// yet: until it is, authenticated requests answer 503 and reads work.
+	userConn, err := grpcx.Dial(cfg.UserGRPCAddr, p)
+	if err != nil {
 		return nil, fmt.Errorf("video: dial user service at %s: %w", cfg.UserGRPCAddr, err)
 	}
+	cleanup = append(cleanup, userConn.Close)
 
-	svc := domain.NewService(store.New(a.db))
-	a.health.AddCheck("database", a.db.PingContext)
+	svc := domain.NewService(store.New(db))
+	health := &httpx.Health{}
+	// Only the database gates readiness. The user service does not: reads
+	// are public and would be refused for nothing while it restarts.
+	health.AddCheck("database", db.PingContext)
 
-	a.httpServer = &http.Server{
+	httpSrv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Deps{
-			Service:   svc,
-			Auth:      auth.NewGRPCAuthenticator(userv1.NewUserServiceClient(a.userConn)),
+			Service: svc,
+			// No caching in front of the user service: a logout must take
+			// effect here at once (see auth.NewGRPCAuthenticator).
+			Auth:      auth.NewGRPCAuthenticator(userv1.NewUserServiceClient(userConn)),
 			Providers: p,
-			Health:    a.health,
+			Health:    health,
 		}),
-		// Bounds against slow clients holding connections open; the write
-		// timeout leaves room for the slowest legitimate response.
+		// Bounded so slow or stalled clients cannot hold connections (and
+		// goroutines) forever.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		// net/http's own complaints (bad TLS handshakes, header parse
-		// errors) go to the JSON log like everything else.
-		ErrorLog: slog.NewLogLogger(logger(p).Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
 	}
-	a.grpcServer, a.grpcHealth = grpcx.NewServer(p)
-	grpcapi.Register(a.grpcServer, svc)
+	grpcSrv, grpcHealth := grpcx.NewServer(p)
+	grpcapi.Register(grpcSrv, svc)
 
-	var lc net.ListenConfig
-	if a.httpLn, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("video: listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	httpLn, err := lifecycle.Listen(ctx, cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("video: http: %w", err)
 	}
-	if a.grpcLn, err = lc.Listen(ctx, "tcp", cfg.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("video: listen for gRPC on %s: %w", cfg.GRPCAddr, err)
+	cleanup = append(cleanup, ignoreClosed(httpLn))
+	grpcLn, err := lifecycle.Listen(ctx, cfg.GRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("video: grpc: %w", err)
 	}
-	return a, nil
+
+	g := &lifecycle.Group{
+		Logger:          loggerOf(p),
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		DrainDelay:      cfg.DrainDelay,
+	}
+	g.AddReadiness(health)
+	g.AddReadiness(lifecycle.GRPCHealth(grpcHealth))
+	g.AddHTTP("video http", httpSrv, httpLn)
+	g.AddGRPC("video grpc", grpcSrv, grpcLn)
+	// Hooks run after both servers have drained, last registered first: no
+	// request can still be using the pool or the user connection.
+	g.OnShutdown(func(context.Context) error { return db.Close() })
+	g.OnShutdown(func(context.Context) error {
+		if err := userConn.Close(); err != nil {
+			return fmt.Errorf("close user service connection: %w", err)
+		}
+		return nil
+	})
+
+	return &App{group: g, httpAddr: httpLn.Addr().String(), grpcAddr: grpcLn.Addr().String()}, nil
 }
 
 // HTTPAddr is the bound REST address, e.g. "127.0.0.1:53211".
-func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
+func (a *App) HTTPAddr() string { return a.httpAddr }
 
 // GRPCAddr is the bound gRPC address.
-func (a *App) GRPCAddr() string { return a.grpcLn.Addr().String() }
+func (a *App) GRPCAddr() string { return a.grpcAddr }
 
-// close releases what New acquired, in reverse order; listeners are closed
-// by their servers once Run has handed them over.
-func (a *App) close() error {
-	var errs []error
-	for _, ln := range []net.Listener{a.grpcLn, a.httpLn} {
-		if ln != nil {
-			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, fmt.Errorf("close listener: %w", err))
-			}
-		}
+// Run serves until ctx is cancelled or a server fails, then drains both
+// servers, closes the user service connection and the database. Call it once.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.group.Run(ctx); err != nil {
+		return fmt.Errorf("video: %w", err)
 	}
-	if a.userConn != nil {
-		if err := a.userConn.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close user service connection: %w", err))
-		}
-	}
-	if a.db != nil {
-		if err := a.db.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// logger tolerates zero Providers (a test may pass telemetry.Providers{}).
-func logger(p telemetry.Providers) *slog.Logger {
+func (c Config) withDefaults() Config {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if c.UserGRPCAddr == "" {
+		c.UserGRPCAddr = DefaultUserGRPCAddr
+	}
+	return c
+}
+
+func loggerOf(p telemetry.Providers) *slog.Logger {
 	if p.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Logger
+}
+
+// ignoreClosed closes ln, which a failed New owns, for the cleanup list.
+func ignoreClosed(ln net.Listener) func() error {
+	return func() error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("close listener: %w", err)
+		}
+		return nil
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	"github.com/vidstream/vidstream/services/video/app"
@@ -84,21 +85,53 @@ func run(t *testing.T, name string, fn func(context.Context) error) {
 	})
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	return newEnvWith(t, telemetry.Noop())
+// backend returns the URL of a fresh, empty database for the video service.
+type backend func(t *testing.T) string
+
+func sqliteBackend(t *testing.T) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "video.db")
 }
 
-func newEnvWith(t *testing.T, p telemetry.Providers) *env {
+// postgresBackend creates a database on VIDSTREAM_TEST_POSTGRES_URL's server
+// (dropped after the test); it skips, or fails when CI=true, without one.
+func postgresBackend(t *testing.T) string { return databasetest.PostgresURL(t) }
+
+// scenario is an end-to-end test that runs once per database backend.
+type scenario struct {
+	name string
+	run  func(t *testing.T, db backend)
+}
+
+// runScenarios runs every scenario against SQLite and PostgreSQL: the REST
+// and gRPC behaviour must not depend on the backend.
+func runScenarios(t *testing.T, scenarios []scenario) {
+	for _, b := range []struct {
+		name string
+		db   backend
+	}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}} {
+		t.Run(b.name, func(t *testing.T) {
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) { sc.run(t, b.db) })
+			}
+		})
+	}
+}
+
+func newEnv(t *testing.T, db backend) *env {
 	t.Helper()
-	e, _ := newEnvDB(t, p)
+	return newEnvWith(t, db, telemetry.Noop())
+}
+
+func newEnvWith(t *testing.T, db backend, p telemetry.Providers) *env {
+	t.Helper()
+	e, _ := newEnvDB(t, db, p)
 	return e
 }
 
 // newEnvDB also returns the video service's database URL.
-func newEnvDB(t *testing.T, p telemetry.Providers) (*env, string) {
+func newEnvDB(t *testing.T, db backend, p telemetry.Providers) (*env, string) {
 	t.Helper()
-	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "video.db")
+	dbURL := db(t)
 	ua := startUser(t)
 	va := startVideo(t, ua.GRPCAddr(), dbURL, p)
 	return &env{
@@ -112,15 +145,15 @@ func newEnvDB(t *testing.T, p telemetry.Providers) (*env, string) {
 // newEnvWithViews also returns a function that adds views to a video the way
 // the upcoming Kafka view counter will: through the store's transactional
 // IncrementViewCount, on a second connection pool to the service's database.
-func newEnvWithViews(t *testing.T) (*env, func(t *testing.T, id string, by int64)) {
+func newEnvWithViews(t *testing.T, db backend) (*env, func(t *testing.T, id string, by int64)) {
 	t.Helper()
-	e, dbURL := newEnvDB(t, telemetry.Noop())
-	db, err := database.Open(t.Context(), dbURL, store.Migrations(), telemetry.Noop())
+	e, dbURL := newEnvDB(t, db, telemetry.Noop())
+	vdb, err := database.Open(t.Context(), dbURL, store.Migrations(), telemetry.Noop())
 	if err != nil {
 		t.Fatalf("open video database: %v", err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	s := store.New(db)
+	t.Cleanup(func() { _ = vdb.Close() })
+	s := store.New(vdb)
 	return e, func(t *testing.T, id string, by int64) {
 		t.Helper()
 		if by == 0 {

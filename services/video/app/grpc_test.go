@@ -35,8 +35,8 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 	}
 }
 
-func TestGRPC(t *testing.T) {
-	e := newEnv(t)
+func testGRPC(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	u := e.newUser(t)
 	m := e.create(t, u.token, movieReq("Over gRPC"))
 	ep := e.create(t, u.token, episodeReq("Episode over gRPC"))

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-func TestCreateAndGet(t *testing.T) {
-	e := newEnv(t)
+func testCreateAndGet(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	u := e.newUser(t)
 
 	r := e.video(t, http.MethodPost, "/v1/videos", u.token, movieReq("  Metropolis  "))
@@ -57,8 +57,8 @@ func TestCreateAndGet(t *testing.T) {
 	}
 }
 
-func TestCreateRejectsBadInput(t *testing.T) {
-	e := newEnv(t)
+func testCreateRejectsBadInput(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	u := e.newUser(t)
 	thisYear := time.Now().Year()
 	with := func(base map[string]any, kv ...any) map[string]any {
@@ -94,6 +94,8 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		"wrong type title":       {body: with(movie, "title", 42), fields: []string{"title"}},
 		"wrong type season":      {body: with(episode, "season", "1"), fields: []string{"season"}},
 		"missing title":          {body: with(movie, "title", "DELETE"), fields: []string{"title"}},
+		"NUL in title":           {body: with(movie, "title", "a\x00b"), fields: []string{"title"}},
+		"NUL in description":     {body: with(movie, "description", "a\x00b"), fields: []string{"description"}},
 		"blank title":            {body: with(movie, "title", "   "), fields: []string{"title"}},
 		"long title":             {body: with(movie, "title", strings.Repeat("x", 201)), fields: []string{"title"}},
 		"long description":       {body: with(movie, "description", strings.Repeat("x", 5001)), fields: []string{"description"}},
@@ -132,8 +134,8 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	})
 }
 
-func TestAuthentication(t *testing.T) {
-	e := newEnv(t)
+func testAuthentication(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	u := e.newUser(t)
 	v := e.create(t, u.token, movieReq("Mine"))
 
@@ -177,8 +179,8 @@ func TestAuthentication(t *testing.T) {
 	})
 }
 
-func TestIDs(t *testing.T) {
-	e := newEnv(t)
+func testIDs(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	u := e.newUser(t)
 	unknown := "0190d7a1-7e57-7000-8000-000000000000"
 	for _, method := range []string{http.MethodGet, http.MethodPatch, http.MethodDelete} {
@@ -193,8 +195,8 @@ func TestIDs(t *testing.T) {
 	}
 }
 
-func TestUpdate(t *testing.T) {
-	e := newEnv(t)
+func testUpdate(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	owner, other := e.newUser(t), e.newUser(t)
 	m := e.create(t, owner.token, movieReq("Original"))
 	ep := e.create(t, owner.token, episodeReq("Pilot"))
@@ -300,8 +302,8 @@ func TestUpdate(t *testing.T) {
 	})
 }
 
-func TestDelete(t *testing.T) {
-	e := newEnv(t)
+func testDelete(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	owner, other := e.newUser(t), e.newUser(t)
 	v := e.create(t, owner.token, movieReq("Doomed"))
 	path := "/v1/videos/" + v.ID
@@ -344,8 +346,8 @@ func walk(t *testing.T, e *env, query url.Values) []videoBody {
 	}
 }
 
-func TestListPagination(t *testing.T) {
-	e := newEnv(t)
+func testListPagination(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	a, b := e.newUser(t), e.newUser(t)
 	created := map[string]string{} // id → kind
 	for i := range 23 {
@@ -445,8 +447,8 @@ func countKind(m map[string]string, kind string) int {
 	return n
 }
 
-func TestPopular(t *testing.T) {
-	e, bump := newEnvWithViews(t)
+func testPopular(t *testing.T, db backend) {
+	e, bump := newEnvWithViews(t, db)
 	u := e.newUser(t)
 	views := map[string]int64{}
 	var ids []string
@@ -497,8 +499,8 @@ func TestPopular(t *testing.T) {
 	}
 }
 
-func TestOperationalEndpoints(t *testing.T) {
-	e := newEnv(t)
+func testOperationalEndpoints(t *testing.T, db backend) {
+	e := newEnv(t, db)
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json"} {
 		if r := e.video(t, http.MethodGet, path, "", nil); r.status != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, r.status, r.body)

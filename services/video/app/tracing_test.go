@@ -46,7 +46,7 @@ func hasAttr(s sdktrace.ReadOnlySpan, key attribute.Key) bool {
 // route, and the database spans hang below it.
 func TestGetVideoTrace(t *testing.T) {
 	p, rec := telemetrytest.New(t)
-	e := newEnvWith(t, p)
+	e := newEnvWith(t, sqliteBackend, p)
 	u := e.newUser(t)
 	v := e.create(t, u.token, movieReq("Traced"))
 

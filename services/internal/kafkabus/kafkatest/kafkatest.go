@@ -201,7 +201,8 @@ func WaitForRecords(t testing.TB, brokers []string, topic string, n int) []kafka
 }
 
 func records(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client, closeClient := newClient(brokers)
+	defer closeClient()
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, err
@@ -268,11 +269,14 @@ func readPartition(ctx context.Context, brokers []string, topic string, partitio
 // outbox did not produce: duplicates, poison.
 func Publish(t testing.TB, brokers []string, msgs ...kafka.Message) {
 	t.Helper()
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: time.Millisecond,
+		Transport:    transport,
 	}
 	defer func() { _ = w.Close() }()
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
@@ -288,7 +292,8 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[i
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client, closeClient := newClient(brokers)
+	defer closeClient()
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil || len(md.Topics) != 1 {
 		t.Fatalf("kafkatest: metadata for %s: %v", topic, err)
@@ -317,7 +322,8 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[i
 // is why assertions should wait for this first.
 func WaitGroupStable(t testing.TB, brokers []string, group string, members int) {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client, closeClient := newClient(brokers)
+	defer closeClient()
 	Eventually(t, func() error {
 		res, err := client.DescribeGroups(t.Context(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
 		if err != nil {
@@ -335,6 +341,16 @@ func WaitGroupStable(t testing.TB, brokers []string, group string, members int) 
 		}
 		return nil
 	})
+}
+
+// newClient returns a client with a transport of its own, and a func
+// releasing its connections. Not kafka.DefaultTransport: a kafka-go transport
+// answers metadata requests from a cache it refreshes every few seconds, so
+// one shared across the tests of a process (against one real broker) would
+// not yet know the topic a test has just created.
+func newClient(brokers []string) (*kafka.Client, func()) {
+	transport := &kafka.Transport{}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}, transport.CloseIdleConnections
 }
 
 // Eventually polls cond every few milliseconds until it returns nil, and

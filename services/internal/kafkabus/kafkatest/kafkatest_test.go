@@ -18,7 +18,9 @@ func TestClusterKeepsDataAcrossRestart(t *testing.T) {
 	kafkatest.Publish(t, brokers, kafka.Message{Topic: topic, Key: []byte("k"), Value: []byte("before")})
 
 	c.Stop()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), RequiredAcks: kafka.RequireAll, MaxAttempts: 1, BatchTimeout: time.Millisecond}
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), RequiredAcks: kafka.RequireAll, MaxAttempts: 1, BatchTimeout: time.Millisecond, Transport: transport}
 	defer func() { _ = w.Close() }()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

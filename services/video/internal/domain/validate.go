@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
@@ -72,9 +73,14 @@ func validate(v Video, now time.Time) error {
 		fe.add("title", "must not be empty")
 	case n > MaxTitleLen:
 		fe.add("title", "must be at most %d characters", MaxTitleLen)
+	case hasControl(v.Title, false):
+		fe.add("title", "must not contain control characters")
 	}
-	if utf8.RuneCountInString(v.Description) > MaxDescriptionLen {
+	switch {
+	case utf8.RuneCountInString(v.Description) > MaxDescriptionLen:
 		fe.add("description", "must be at most %d characters", MaxDescriptionLen)
+	case hasControl(v.Description, true):
+		fe.add("description", "must not contain control characters other than tab and line breaks")
 	}
 	if v.DurationSeconds <= 0 || v.DurationSeconds > MaxDurationSeconds {
 		fe.add("duration_seconds", "must be between 1 and %d", MaxDurationSeconds)
@@ -91,6 +97,8 @@ func validate(v Video, now time.Time) error {
 			fe.add("series_title", "is required for an episode")
 		} else if n := utf8.RuneCountInString(*v.SeriesTitle); n == 0 || n > MaxTitleLen {
 			fe.add("series_title", "must be 1 to %d characters", MaxTitleLen)
+		} else if hasControl(*v.SeriesTitle, false) {
+			fe.add("series_title", "must not contain control characters")
 		}
 		if v.Season == nil {
 			fe.add("season", "is required for an episode")
@@ -116,6 +124,21 @@ func validate(v Video, now time.Time) error {
 		fe.add("kind", "must be %q or %q", KindMovie, KindEpisode)
 	}
 	return fe.err()
+}
+
+// hasControl reports control characters. Besides keeping titles printable,
+// this rejects NUL, which PostgreSQL cannot store in TEXT: without the check
+// the same input would be accepted on SQLite and fail as a 500 on PostgreSQL.
+func hasControl(s string, allowLineBreaks bool) bool {
+	for _, r := range s {
+		if allowLineBreaks && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // apply returns v with p merged in (JSON merge-patch semantics). Fields that

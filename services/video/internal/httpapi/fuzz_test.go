@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/auth"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -24,7 +25,7 @@ import (
 func fixedAuth(token string, user uuid.UUID) auth.Authenticator {
 	return auth.AuthenticatorFunc(func(_ context.Context, got string) (auth.Principal, error) {
 		if got != token {
-			return auth.Principal{}, context.Canceled // never reached in these tests
+			return auth.Principal{}, apperr.New(apperr.Unauthenticated, "unknown token")
 		}
 		return auth.Principal{UserID: user, Token: got}, nil
 	})

@@ -1,0 +1,352 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/kafkabus"
+	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
+	userapp "github.com/vidstream/vidstream/services/user/app"
+	videoapp "github.com/vidstream/vidstream/services/video/app"
+	"github.com/vidstream/vidstream/services/watch-history/app"
+)
+
+// env is the real user, video and watch-history services, in this process,
+// on 127.0.0.1 ephemeral ports, each with its own database, and a Kafka
+// broker (kfake unless a real cluster is configured).
+type env struct {
+	userURL     string
+	videoURL    string
+	historyURL  string
+	historyGRPC string
+	userGRPC    string
+	videoGRPC   string
+	brokers     []string
+	http        *http.Client
+}
+
+// backend returns the URL of a fresh, empty database for watch history.
+type backend func(t *testing.T) string
+
+func sqliteBackend(t *testing.T) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "watch-history.db")
+}
+
+// postgresBackend creates a database on VIDSTREAM_TEST_POSTGRES_URL's server
+// (dropped after the test); it skips, or fails when CI=true, without one.
+func postgresBackend(t *testing.T) string { return databasetest.PostgresURL(t) }
+
+// forEachBackend runs fn against watch history on SQLite and on PostgreSQL:
+// the API's behaviour must not depend on the backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, db backend)) {
+	for _, b := range []struct {
+		name string
+		db   backend
+	}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}} {
+		t.Run(b.name, func(t *testing.T) { fn(t, b.db) })
+	}
+}
+
+// newEnv starts all three services on a fresh broker.
+func newEnv(t *testing.T, db backend) *env {
+	t.Helper()
+	e := startDependencies(t)
+	e.brokers = kafkatest.Broker(t)
+	e.startHistory(t, historyConfig(t, e, db(t)), telemetry.Noop())
+	return e
+}
+
+// startDependencies starts the user and video services watch history calls.
+func startDependencies(t *testing.T) *env {
+	t.Helper()
+	ua, err := userapp.New(t.Context(), userapp.Config{
+		HTTPAddr:    "127.0.0.1:0",
+		GRPCAddr:    "127.0.0.1:0",
+		DatabaseURL: "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+	}, telemetry.Noop())
+	if err != nil {
+		t.Fatalf("start user service: %v", err)
+	}
+	run(t, "user", ua.Run)
+	va, err := videoapp.New(t.Context(), videoapp.Config{
+		HTTPAddr:     "127.0.0.1:0",
+		GRPCAddr:     "127.0.0.1:0",
+		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "video.db"),
+		UserGRPCAddr: ua.GRPCAddr(),
+	}, telemetry.Noop())
+	if err != nil {
+		t.Fatalf("start video service: %v", err)
+	}
+	run(t, "video", va.Run)
+	return &env{
+		userURL:   "http://" + ua.HTTPAddr(),
+		videoURL:  "http://" + va.HTTPAddr(),
+		userGRPC:  ua.GRPCAddr(),
+		videoGRPC: va.GRPCAddr(),
+		http:      &http.Client{Timeout: 30 * time.Second},
+	}
+}
+
+// historyConfig is watch history wired to e's services and broker. Consumer
+// groups are unique to the test, so that tests sharing one real cluster do
+// not steal each other's partitions.
+func historyConfig(t *testing.T, e *env, databaseURL string) app.Config {
+	return app.Config{
+		HTTPAddr:          "127.0.0.1:0",
+		GRPCAddr:          "127.0.0.1:0",
+		DatabaseURL:       databaseURL,
+		UserGRPCAddr:      e.userGRPC,
+		VideoGRPCAddr:     e.videoGRPC,
+		KafkaBrokers:      e.brokers,
+		KafkaEnsureTopics: true,
+		UsersGroup:        kafkatest.Name(t, "watch-history.users"),
+		VideosGroup:       kafkatest.Name(t, "watch-history.videos"),
+		ConsumerBackoff:   kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
+	}
+}
+
+func (e *env) startHistory(t *testing.T, cfg app.Config, p telemetry.Providers) {
+	t.Helper()
+	ha, err := app.New(t.Context(), cfg, p)
+	if err != nil {
+		t.Fatalf("start watch-history service: %v", err)
+	}
+	run(t, "watch-history", ha.Run)
+	e.historyURL = "http://" + ha.HTTPAddr()
+	e.historyGRPC = ha.GRPCAddr()
+}
+
+// run serves until the test ends, then checks that shutdown was clean.
+func run(t *testing.T, name string, fn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s service: Run: %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s service did not stop within 30 s", name)
+		}
+	})
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, dst any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, dst); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// request sends one request; body may be nil, a string or []byte sent as is,
+// or any other value encoded as JSON. A body gets Content-Type
+// application/json unless headers (name, value pairs) set another.
+func (e *env) request(t *testing.T, method, url, token string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	// Whatever the test asserts next, the contract never allows a 5xx
+	// except 503 for an unreachable dependency.
+	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+func (e *env) history(t *testing.T, method, path, token string, body any, headers ...string) response {
+	t.Helper()
+	return e.request(t, method, e.historyURL+path, token, body, headers...)
+}
+
+type user struct {
+	id    string
+	token string
+}
+
+// newUser registers a user with the user service and logs in.
+func (e *env) newUser(t *testing.T) user {
+	t.Helper()
+	email := "u-" + uuid.NewString()[:8] + "@example.com"
+	r := e.request(t, http.MethodPost, e.userURL+"/v1/users", "", map[string]string{
+		"email": email, "password": "correct horse battery", "display_name": "Viewer",
+	})
+	if r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	r = e.request(t, http.MethodPost, e.userURL+"/v1/sessions", "", map[string]string{
+		"email": email, "password": "correct horse battery",
+	})
+	if r.status != http.StatusCreated {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	var s struct {
+		Token  string `json:"token"`
+		UserID string `json:"user_id"`
+	}
+	r.decode(t, &s)
+	return user{id: s.UserID, token: s.Token}
+}
+
+type video struct {
+	ID              string `json:"id"`
+	Title           string `json:"title"`
+	DurationSeconds int    `json:"duration_seconds"`
+}
+
+// newVideo publishes a movie owned by owner with the video service.
+func (e *env) newVideo(t *testing.T, owner user, title string, duration int) video {
+	t.Helper()
+	r := e.request(t, http.MethodPost, e.videoURL+"/v1/videos", owner.token, map[string]any{
+		"title": title, "description": "", "kind": "movie", "duration_seconds": duration,
+	})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create video: %d %s", r.status, r.body)
+	}
+	var v video
+	r.decode(t, &v)
+	return v
+}
+
+type entry struct {
+	VideoID         string    `json:"video_id"`
+	Title           string    `json:"title"`
+	PositionSeconds int       `json:"position_seconds"`
+	DurationSeconds int       `json:"duration_seconds"`
+	Completed       bool      `json:"completed"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+type page struct {
+	Items      []entry `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// put reports a position and expects it saved.
+func (e *env) put(t *testing.T, u user, videoID string, position int) entry {
+	t.Helper()
+	r := e.history(t, http.MethodPut, "/v1/history/"+videoID, u.token, map[string]int{"position_seconds": position})
+	if r.status != http.StatusOK {
+		t.Fatalf("PUT position %d: %d %s", position, r.status, r.body)
+	}
+	var got entry
+	r.decode(t, &got)
+	return got
+}
+
+func (e *env) list(t *testing.T, u user, query string) page {
+	t.Helper()
+	r := e.history(t, http.MethodGet, "/v1/history"+query, u.token, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /v1/history%s: %d %s", query, r.status, r.body)
+	}
+	var p page
+	r.decode(t, &p)
+	return p
+}
+
+type problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance"`
+	Errors   []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
+}
+
+// assertProblem checks that r is an RFC 9457 problem with status, naming
+// field among its errors when field is not empty.
+func assertProblem(t *testing.T, r response, status int, field string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d: %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	r.decode(t, &p)
+	if p.Status != status || p.Type == "" || p.Title == "" {
+		t.Fatalf("problem = %+v, want status %d with type and title", p, status)
+	}
+	if field == "" {
+		return
+	}
+	for _, fe := range p.Errors {
+		if fe.Field == field {
+			return
+		}
+	}
+	t.Fatalf("problem does not name field %q: %s", field, r.body)
+}
+
+// eventually polls cond until it holds, failing t after a generous bound.
+func eventually(t *testing.T, cond func() error) {
+	t.Helper()
+	kafkatest.Eventually(t, cond)
+}
+
+var errPending = errors.New("not yet")
+
+func pending(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errPending}, args...)...)
+}

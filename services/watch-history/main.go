@@ -1,0 +1,54 @@
+// Command watch-history runs the watch-history service: playback positions
+// over REST (HTTP_ADDR) and gRPC (GRPC_ADDR), WatchProgressed and
+// VideoWatched events through the outbox to Kafka, and the consumers that
+// forget deleted users and videos and keep titles fresh. See app.Config for
+// the environment it reads.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vidstream/vidstream/services/internal/config"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/watch-history/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run is main without process globals, so it can be tested.
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) (err error) {
+	var cfg app.Config
+	if err := config.Load(ctx, getenv, &cfg); err != nil {
+		return err
+	}
+	p, shutdown, err := telemetry.Setup(ctx, app.ServiceName, getenv, stdout)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	// Telemetry is flushed last, after the servers have drained and the
+	// workers stopped, so the spans and logs of the final requests survive.
+	defer func() {
+		if serr := shutdown(context.WithoutCancel(ctx)); serr != nil {
+			err = errors.Join(err, fmt.Errorf("telemetry shutdown: %w", serr))
+		}
+	}()
+
+	a, err := app.New(ctx, cfg, p)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -20,9 +20,12 @@ export GOTOOLCHAIN ?= go1.26.10+auto
 GO_TEST_FLAGS ?=
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help tools gen gen-check buf-lint buf-breaking lint vet fmt fmt-check vuln \
+.PHONY: help go-version tools gen gen-check buf-lint buf-breaking lint vet fmt fmt-check vuln \
 	test test-short test-integration run postgres-up postgres-down kafka-up kafka-down \
 	deps-up deps-down ci clean
+
+go-version: # the Go release the targets use
+	@go version
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)

@@ -1,4 +1,4 @@
-// Command video runs the video catalogue service: REST on HTTP_ADDR, the
+// Command video runs the video catalog service: REST on HTTP_ADDR, the
 // VideoService over gRPC on GRPC_ADDR; it authenticates bearer tokens with
 // the user service at USER_GRPC_ADDR. See app.Config for the environment it
 // reads.
@@ -20,8 +20,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+	err := run(ctx, os.Args, os.Getenv, os.Stdout)
+	// Not deferred: os.Exit would skip it.
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	}
 	cleanup = append(cleanup, db.Close)
 
-	svc, err := domain.NewService(store.New(db), domain.Config{
+	svc, err := domain.NewService(ctx, store.New(db), domain.Config{
 		SessionTTL:            cfg.SessionTTL,
 		LoginMaxFailures:      cfg.LoginMaxFailures,
 		LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP,
@@ -136,6 +136,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
 	}
+	//nolint:contextcheck // grpcx.NewServer builds interceptors; each call runs with its own request context
 	grpcSrv, grpcHealth := grpcx.NewServer(p)
 	grpcapi.Register(grpcSrv, svc)
 
@@ -171,7 +172,7 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcAddr }
 
-// Run serves until ctx is cancelled or a server fails, then drains both
+// Run serves until ctx is canceled or a server fails, then drains both
 // servers and closes the database. Call it once.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.group.Run(ctx); err != nil {

@@ -32,16 +32,8 @@ func testConfig(dbURL string) app.Config {
 	}
 }
 
-// forEachBackend runs fn once per database backend with a fresh database
-// URL, mirroring databasetest.ForEachBackend for tests that need a URL
-// (app.New opens the database itself) rather than an open *database.DB.
-func forEachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
-	t.Helper()
-	for _, d := range databasetest.Backends() {
-		t.Run(d.String(), func(t *testing.T) { fn(t, databaseURL(t, d)) })
-	}
-}
-
+// databaseURL returns a fresh, empty database of dialect d as a URL, since
+// app.New opens (and migrates) the database itself.
 func databaseURL(t *testing.T, d database.Dialect) string {
 	t.Helper()
 	if d == database.SQLite {

@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
 	}
-	grpcSrv, grpcHealth := grpcx.NewServer(p)
+	grpcSrv, grpcHealth := grpcx.NewServer(p) //nolint:contextcheck // false positive: grpcx's stream recoverer logs with the stream's own context
 	grpcapi.Register(grpcSrv, svc)
 
 	httpLn, err := lifecycle.Listen(ctx, cfg.HTTPAddr)
@@ -154,7 +154,7 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcAddr }
 
-// Run serves until ctx is cancelled or a server fails, then drains both
+// Run serves until ctx is canceled or a server fails, then drains both
 // servers, closes the user service connection and the database. Call it once.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.group.Run(ctx); err != nil {

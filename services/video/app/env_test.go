@@ -89,33 +89,23 @@ func run(t *testing.T, name string, fn func(context.Context) error) {
 type backend func(t *testing.T) string
 
 func sqliteBackend(t *testing.T) string {
+	t.Helper()
 	return "sqlite://" + filepath.Join(t.TempDir(), "video.db")
 }
 
 // postgresBackend creates a database on VIDSTREAM_TEST_POSTGRES_URL's server
 // (dropped after the test); it skips, or fails when CI=true, without one.
-func postgresBackend(t *testing.T) string { return databasetest.PostgresURL(t) }
+func postgresBackend(t *testing.T) string {
+	t.Helper()
+	return databasetest.PostgresURL(t)
+}
 
-// scenario is an end-to-end test that runs once per database backend.
-type scenario struct {
+// backends are the databases every end-to-end test runs against: the REST
+// and gRPC behavior must not depend on the backend.
+var backends = []struct {
 	name string
-	run  func(t *testing.T, db backend)
-}
-
-// runScenarios runs every scenario against SQLite and PostgreSQL: the REST
-// and gRPC behaviour must not depend on the backend.
-func runScenarios(t *testing.T, scenarios []scenario) {
-	for _, b := range []struct {
-		name string
-		db   backend
-	}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}} {
-		t.Run(b.name, func(t *testing.T) {
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) { sc.run(t, b.db) })
-			}
-		})
-	}
-}
+	db   backend
+}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}}
 
 func newEnv(t *testing.T, db backend) *env {
 	t.Helper()

@@ -27,7 +27,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/lifecycle"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
-	"github.com/vidstream/vidstream/services/watch-history/internal/catalogue"
+	"github.com/vidstream/vidstream/services/watch-history/internal/catalog"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 	"github.com/vidstream/vidstream/services/watch-history/internal/events"
 	"github.com/vidstream/vidstream/services/watch-history/internal/grpcapi"
@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 
 	ob := outbox.New(db, EventSource, p)
 	st := store.New(db, ob)
-	svc := domain.NewService(st, catalogue.New(videov1.NewVideoServiceClient(videoConn)))
+	svc := domain.NewService(st, catalog.New(videov1.NewVideoServiceClient(videoConn)))
 
 	health := &httpx.Health{}
 	health.AddCheck("database", db.PingContext)
@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	grpcSrv, grpcHealth := grpcx.NewServer(p)
+	grpcSrv, grpcHealth := grpcx.NewServer(p) //nolint:contextcheck // false positive: grpcx's stream recoverer logs with the stream's own context
 	grpcapi.Register(grpcSrv, svc)
 
 	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)
@@ -226,7 +226,7 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcAddr }
 
-// Run serves until ctx is cancelled or a component fails, then drains the
+// Run serves until ctx is canceled or a component fails, then drains the
 // servers, stops the relay and consumers and closes the database. Call it
 // once.
 func (a *App) Run(ctx context.Context) error {

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -42,23 +41,22 @@ type env struct {
 type backend func(t *testing.T) string
 
 func sqliteBackend(t *testing.T) string {
+	t.Helper()
 	return "sqlite://" + filepath.Join(t.TempDir(), "watch-history.db")
 }
 
 // postgresBackend creates a database on VIDSTREAM_TEST_POSTGRES_URL's server
 // (dropped after the test); it skips, or fails when CI=true, without one.
-func postgresBackend(t *testing.T) string { return databasetest.PostgresURL(t) }
-
-// forEachBackend runs fn against watch history on SQLite and on PostgreSQL:
-// the API's behaviour must not depend on the backend.
-func forEachBackend(t *testing.T, fn func(t *testing.T, db backend)) {
-	for _, b := range []struct {
-		name string
-		db   backend
-	}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}} {
-		t.Run(b.name, func(t *testing.T) { fn(t, b.db) })
-	}
+func postgresBackend(t *testing.T) string {
+	t.Helper()
+	return databasetest.PostgresURL(t)
 }
+
+// backends are the databases watch history supports.
+var backends = []struct {
+	name string
+	db   backend
+}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}}
 
 // newEnv starts all three services on a fresh broker.
 func newEnv(t *testing.T, db backend) *env {
@@ -104,6 +102,7 @@ func startDependencies(t *testing.T) *env {
 // groups are unique to the test, so that tests sharing one real cluster do
 // not steal each other's partitions.
 func historyConfig(t *testing.T, e *env, databaseURL string) app.Config {
+	t.Helper()
 	return app.Config{
 		HTTPAddr:          "127.0.0.1:0",
 		GRPCAddr:          "127.0.0.1:0",
@@ -345,8 +344,16 @@ func eventually(t *testing.T, cond func() error) {
 	kafkatest.Eventually(t, cond)
 }
 
-var errPending = errors.New("not yet")
-
-func pending(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errPending}, args...)...)
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

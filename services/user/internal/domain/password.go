@@ -26,7 +26,7 @@ var DefaultArgon2Params = Argon2Params{MemoryKiB: 19 * 1024, Iterations: 2, Para
 
 // passwordHasher hashes and verifies passwords with argon2id. Hashing is
 // memory-hard on purpose, so the number of hashes in flight is bounded: a
-// burst of logins then queues (honouring the request's context) instead of
+// burst of logins then queues (honoring the request's context) instead of
 // multiplying memory use until the process is OOM-killed.
 type passwordHasher struct {
 	params *argon2id.Params

@@ -92,8 +92,9 @@ type Service struct {
 	dummyHash string
 }
 
-// NewService builds a Service over store.
-func NewService(store Store, cfg Config) (*Service, error) {
+// NewService builds a Service over store. ctx bounds the one-off work of
+// preparing the dummy password hash.
+func NewService(ctx context.Context, store Store, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
 	if cfg.SessionTTL < 0 || cfg.LoginFailureWindow < 0 {
 		return nil, fmt.Errorf("user service config: durations must be positive (session ttl %s, login failure window %s)", cfg.SessionTTL, cfg.LoginFailureWindow)
@@ -102,7 +103,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("user service config: %w", err)
 	}
-	dummy, err := h.hash(context.Background(), rand.Text())
+	dummy, err := h.hash(ctx, rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("user service: compute dummy password hash: %w", err)
 	}
@@ -186,8 +187,13 @@ var errBadCredentials = apperr.New(apperr.Unauthenticated, "invalid email or pas
 // kept in the database, so the limit holds across replicas.
 func (s *Service) Login(ctx context.Context, in LoginInput) (NewSession, error) {
 	var fields []apperr.FieldError
-	if strings.TrimSpace(in.Email) == "" {
+	switch email := normalizeEmailLoose(in.Email); {
+	case email == "":
 		fields = append(fields, apperr.FieldError{Field: "email", Detail: "is required"})
+	case len(email) > MaxEmailBytes:
+		// No account can have it, and it would become a throttling key
+		// stored in the database.
+		fields = append(fields, apperr.FieldError{Field: "email", Detail: fmt.Sprintf("must be at most %d bytes", MaxEmailBytes)})
 	}
 	if in.Password == "" {
 		fields = append(fields, apperr.FieldError{Field: "password", Detail: "is required"})
@@ -256,7 +262,7 @@ func (s *Service) loginFailed(ctx context.Context, keys []string, now time.Time)
 // checkThrottle refuses an attempt when the email or the client IP has
 // reached its failure limit within the window. Concurrent attempts can
 // overshoot the limit by the number in flight; that is acceptable for a
-// guessing brake and avoids serialising every login.
+// guessing brake and avoids serializing every login.
 func (s *Service) checkThrottle(ctx context.Context, now time.Time, email, ip string) error {
 	var retryAt time.Time
 	check := func(key string, limit int) error {

@@ -45,21 +45,19 @@ type fixture struct {
 	clock *clock
 }
 
-// forEachBackend runs fn against a Service over the real store on every
-// database backend.
-func forEachBackend(t *testing.T, cfg domain.Config, fn func(t *testing.T, f fixture)) {
+// newFixture builds a Service with a settable clock over the real store;
+// tests call it inside databasetest.ForEachBackend so every rule is checked
+// on every database backend.
+func newFixture(t *testing.T, db *database.DB, cfg domain.Config) fixture {
 	t.Helper()
-	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-		cfg := cfg
-		cfg.Now = c.Now
-		cfg.Argon2 = cheapArgon2
-		svc, err := domain.NewService(store.New(db), cfg)
-		if err != nil {
-			t.Fatalf("NewService: %v", err)
-		}
-		fn(t, fixture{svc: svc, clock: c})
-	})
+	c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	cfg.Now = c.Now
+	cfg.Argon2 = cheapArgon2
+	svc, err := domain.NewService(t.Context(), store.New(db), cfg)
+	if err != nil {
+		t.Fatalf("NewService: %v", err)
+	}
+	return fixture{svc: svc, clock: c}
 }
 
 func register(t *testing.T, svc *domain.Service, email, password string) domain.User {
@@ -73,11 +71,16 @@ func register(t *testing.T, svc *domain.Service, email, password string) domain.
 
 func wantKind(t *testing.T, err error, kind apperr.Kind) *apperr.Error {
 	t.Helper()
-	ae, ok := apperr.As(err)
-	if !ok || ae.Kind != kind {
+	assertKind(t, err, kind)
+	ae, _ := apperr.As(err)
+	return ae
+}
+
+func assertKind(t *testing.T, err error, kind apperr.Kind) {
+	t.Helper()
+	if ae, ok := apperr.As(err); !ok || ae.Kind != kind {
 		t.Fatalf("error = %v, want kind %s", err, kind)
 	}
-	return ae
 }
 
 func fieldNames(e *apperr.Error) []string {
@@ -89,7 +92,8 @@ func fieldNames(e *apperr.Error) []string {
 }
 
 func TestRegisterValidation(t *testing.T) {
-	forEachBackend(t, domain.Config{}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{})
 		long := strings.Repeat("x", domain.MaxPasswordChars+1)
 		for _, tc := range []struct {
 			name string
@@ -117,7 +121,8 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestRegisterNormalisesEmail(t *testing.T) {
-	forEachBackend(t, domain.Config{}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{})
 		// Eight characters, counted as characters, not bytes.
 		u := register(t, f.svc, "  Ann@Example.COM ", "pässwörd")
 		if u.Email != "ann@example.com" {
@@ -138,7 +143,8 @@ func TestRegisterNormalisesEmail(t *testing.T) {
 }
 
 func TestLoginAndAuthenticate(t *testing.T) {
-	forEachBackend(t, domain.Config{SessionTTL: time.Hour}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{SessionTTL: time.Hour})
 		ctx := t.Context()
 		u := register(t, f.svc, "ann@example.com", "correct horse")
 
@@ -148,7 +154,11 @@ func TestLoginAndAuthenticate(t *testing.T) {
 		if a.Message != b.Message {
 			t.Errorf("wrong password says %q but unknown email says %q: that tells which emails exist", a.Message, b.Message)
 		}
-		_, err := f.svc.Login(ctx, domain.LoginInput{})
+		_, err := f.svc.Login(ctx, domain.LoginInput{Email: strings.Repeat("a", 300) + "@example.com", Password: "x"})
+		if got := fieldNames(wantKind(t, err, apperr.Invalid)); !slices.Equal(got, []string{"email"}) {
+			t.Errorf("oversized login email fields = %v", got)
+		}
+		_, err = f.svc.Login(ctx, domain.LoginInput{})
 		if got := fieldNames(wantKind(t, err, apperr.Invalid)); !slices.Equal(got, []string{"email", "password"}) {
 			t.Errorf("empty login fields = %v", got)
 		}
@@ -165,9 +175,9 @@ func TestLoginAndAuthenticate(t *testing.T) {
 		if err != nil || p.UserID != u.ID || !p.ExpiresAt.Equal(s.ExpiresAt) {
 			t.Fatalf("Authenticate = %+v, %v", p, err)
 		}
-		wantKind(t, errOf(f.svc.Authenticate(ctx, "")), apperr.Invalid)
-		wantKind(t, errOf(f.svc.Authenticate(ctx, "short")), apperr.Unauthenticated)
-		wantKind(t, errOf(f.svc.Authenticate(ctx, strings.Repeat("A", 43))), apperr.Unauthenticated)
+		assertKind(t, errOf(f.svc.Authenticate(ctx, "")), apperr.Invalid)
+		assertKind(t, errOf(f.svc.Authenticate(ctx, "short")), apperr.Unauthenticated)
+		assertKind(t, errOf(f.svc.Authenticate(ctx, strings.Repeat("A", 43))), apperr.Unauthenticated)
 
 		// Valid up to the last microsecond, invalid from the expiry instant.
 		f.clock.Advance(time.Hour - time.Microsecond)
@@ -175,12 +185,13 @@ func TestLoginAndAuthenticate(t *testing.T) {
 			t.Errorf("token rejected before expiry: %v", err)
 		}
 		f.clock.Advance(time.Microsecond)
-		wantKind(t, errOf(f.svc.Authenticate(ctx, s.Token)), apperr.Unauthenticated)
+		assertKind(t, errOf(f.svc.Authenticate(ctx, s.Token)), apperr.Unauthenticated)
 	})
 }
 
 func TestLogout(t *testing.T) {
-	forEachBackend(t, domain.Config{}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{})
 		ctx := t.Context()
 		register(t, f.svc, "ann@example.com", "password1")
 		s1, err1 := f.svc.Login(ctx, domain.LoginInput{Email: "ann@example.com", Password: "password1"})
@@ -191,8 +202,8 @@ func TestLogout(t *testing.T) {
 		if err := f.svc.Logout(ctx, s1.Token); err != nil {
 			t.Fatalf("Logout: %v", err)
 		}
-		wantKind(t, errOf(f.svc.Authenticate(ctx, s1.Token)), apperr.Unauthenticated)
-		wantKind(t, f.svc.Logout(ctx, s1.Token), apperr.Unauthenticated)
+		assertKind(t, errOf(f.svc.Authenticate(ctx, s1.Token)), apperr.Unauthenticated)
+		assertKind(t, f.svc.Logout(ctx, s1.Token), apperr.Unauthenticated)
 		if _, err := f.svc.Authenticate(ctx, s2.Token); err != nil {
 			t.Errorf("logging out one session ended another: %v", err)
 		}
@@ -201,14 +212,15 @@ func TestLogout(t *testing.T) {
 
 func TestLoginThrottledPerEmail(t *testing.T) {
 	cfg := domain.Config{LoginMaxFailures: 3, LoginFailureWindow: 10 * time.Minute}
-	forEachBackend(t, cfg, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, cfg)
 		ctx := t.Context()
 		register(t, f.svc, "ann@example.com", "password1")
 		bad := domain.LoginInput{Email: "ann@example.com", Password: "nope-nope", ClientIP: "192.0.2.1"}
 		good := domain.LoginInput{Email: "ann@example.com", Password: "password1", ClientIP: "192.0.2.1"}
 
 		for i := range 3 {
-			wantKind(t, errOf(f.svc.Login(ctx, bad)), apperr.Unauthenticated)
+			assertKind(t, errOf(f.svc.Login(ctx, bad)), apperr.Unauthenticated)
 			if i < 2 {
 				f.clock.Advance(time.Minute)
 			}
@@ -228,9 +240,9 @@ func TestLoginThrottledPerEmail(t *testing.T) {
 		}
 		// Unknown emails are throttled alike, so 429 does not reveal existence.
 		for range 3 {
-			wantKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: "ghost@example.com", Password: "x"})), apperr.Unauthenticated)
+			assertKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: "ghost@example.com", Password: "x"})), apperr.Unauthenticated)
 		}
-		wantKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: "ghost@example.com", Password: "x"})), apperr.TooManyRequests)
+		assertKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: "ghost@example.com", Password: "x"})), apperr.TooManyRequests)
 
 		f.clock.Advance(8 * time.Minute)
 		if _, err := f.svc.Login(ctx, good); err != nil {
@@ -239,19 +251,20 @@ func TestLoginThrottledPerEmail(t *testing.T) {
 		// A success resets the email's count: three more failures are
 		// allowed before the next 429.
 		for range 3 {
-			wantKind(t, errOf(f.svc.Login(ctx, bad)), apperr.Unauthenticated)
+			assertKind(t, errOf(f.svc.Login(ctx, bad)), apperr.Unauthenticated)
 		}
-		wantKind(t, errOf(f.svc.Login(ctx, bad)), apperr.TooManyRequests)
+		assertKind(t, errOf(f.svc.Login(ctx, bad)), apperr.TooManyRequests)
 	})
 }
 
 func TestLoginThrottledPerIP(t *testing.T) {
 	cfg := domain.Config{LoginMaxFailures: 100, LoginMaxFailuresPerIP: 3}
-	forEachBackend(t, cfg, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, cfg)
 		ctx := t.Context()
 		register(t, f.svc, "ann@example.com", "password1")
 		for _, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
-			wantKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: email, Password: "guess-guess", ClientIP: "198.51.100.7"})), apperr.Unauthenticated)
+			assertKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: email, Password: "guess-guess", ClientIP: "198.51.100.7"})), apperr.Unauthenticated)
 		}
 		e := wantKind(t, errOf(f.svc.Login(ctx, domain.LoginInput{Email: "ann@example.com", Password: "password1", ClientIP: "198.51.100.7"})), apperr.TooManyRequests)
 		if e.RetryAfterSeconds != 15*60 {
@@ -264,7 +277,8 @@ func TestLoginThrottledPerIP(t *testing.T) {
 }
 
 func TestBatchGetUsers(t *testing.T) {
-	forEachBackend(t, domain.Config{}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{})
 		ctx := t.Context()
 		a := register(t, f.svc, "a@example.com", "password1")
 		b := register(t, f.svc, "b@example.com", "password1")
@@ -291,7 +305,8 @@ func TestBatchGetUsers(t *testing.T) {
 }
 
 func TestDeleteUser(t *testing.T) {
-	forEachBackend(t, domain.Config{}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{})
 		ctx := t.Context()
 		u := register(t, f.svc, "ann@example.com", "password1")
 		s, err := f.svc.Login(ctx, domain.LoginInput{Email: "ann@example.com", Password: "password1"})
@@ -301,14 +316,15 @@ func TestDeleteUser(t *testing.T) {
 		if err := f.svc.DeleteUser(ctx, u.ID); err != nil {
 			t.Fatalf("DeleteUser: %v", err)
 		}
-		wantKind(t, errOf(f.svc.Authenticate(ctx, s.Token)), apperr.Unauthenticated)
-		wantKind(t, errOf(f.svc.GetUser(ctx, u.ID)), apperr.NotFound)
-		wantKind(t, f.svc.DeleteUser(ctx, u.ID), apperr.NotFound)
+		assertKind(t, errOf(f.svc.Authenticate(ctx, s.Token)), apperr.Unauthenticated)
+		assertKind(t, errOf(f.svc.GetUser(ctx, u.ID)), apperr.NotFound)
+		assertKind(t, f.svc.DeleteUser(ctx, u.ID), apperr.NotFound)
 	})
 }
 
 func TestHashingHonoursContext(t *testing.T) {
-	forEachBackend(t, domain.Config{MaxConcurrentHashes: 1}, func(t *testing.T, f fixture) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{MaxConcurrentHashes: 1})
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err := f.svc.Register(ctx, domain.RegisterInput{Email: "ann@example.com", Password: "password1", DisplayName: "Ann"})

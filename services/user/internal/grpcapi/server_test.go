@@ -30,7 +30,7 @@ var cheapArgon2 = domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 
 // returns a client for it.
 func serve(t *testing.T, st domain.Store) userv1.UserServiceClient {
 	t.Helper()
-	svc, err := domain.NewService(st, domain.Config{Argon2: cheapArgon2})
+	svc, err := domain.NewService(t.Context(), st, domain.Config{Argon2: cheapArgon2})
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
@@ -148,7 +148,7 @@ func TestDeadlineHonoured(t *testing.T) {
 func TestHappyPath(t *testing.T) {
 	db := databasetest.OpenSQLite(t, store.Migrations())
 	st := store.New(db)
-	svc, err := domain.NewService(st, domain.Config{Argon2: cheapArgon2})
+	svc, err := domain.NewService(t.Context(), st, domain.Config{Argon2: cheapArgon2})
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}

@@ -13,10 +13,10 @@ import (
 	"github.com/vidstream/vidstream/services/user/internal/store"
 )
 
-func newHandler(t testing.TB) http.Handler {
-	t.Helper()
-	db := databasetest.OpenSQLite(t, store.Migrations())
-	svc, err := domain.NewService(store.New(db), domain.Config{
+func newHandler(tb testing.TB) http.Handler {
+	tb.Helper()
+	db := databasetest.OpenSQLite(tb, store.Migrations())
+	svc, err := domain.NewService(tb.Context(), store.New(db), domain.Config{
 		Argon2: domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1},
 		// Throttling would turn most fuzz inputs into 429s and hide the
 		// decoding and validation paths under test.
@@ -24,7 +24,7 @@ func newHandler(t testing.TB) http.Handler {
 		LoginMaxFailuresPerIP: -1,
 	})
 	if err != nil {
-		t.Fatalf("NewService: %v", err)
+		tb.Fatalf("NewService: %v", err)
 	}
 	return httpapi.NewServer(httpapi.Deps{Service: svc, Providers: telemetry.Noop()})
 }
@@ -45,6 +45,7 @@ var fuzzSeeds = []string{
 // fuzzPost posts body to path and fails on any 5xx: no request body may make
 // the server fault, and every error must be a problem document.
 func fuzzPost(f *testing.F, path string) {
+	f.Helper()
 	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}

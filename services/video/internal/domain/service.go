@@ -50,14 +50,14 @@ type Tx interface {
 	IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error
 }
 
-// Service is the video catalogue's use cases, shared by REST and gRPC.
+// Service is the video catalog's use cases, shared by REST and gRPC.
 type Service struct {
 	store Store
 	now   func() time.Time
 	newID func() uuid.UUID
 }
 
-// Option customises a Service (tests pin the clock).
+// Option customizes a Service (tests pin the clock).
 type Option func(*Service)
 
 // WithClock replaces time.Now.
@@ -166,7 +166,7 @@ func (s *Service) BatchGet(ctx context.Context, ids []uuid.UUID) (found []Video,
 	return found, missing, nil
 }
 
-// List returns one page of the catalogue, newest first.
+// List returns one page of the catalog, newest first.
 func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	if q.Limit == 0 {
 		q.Limit = DefaultPageSize

@@ -1,4 +1,4 @@
-// Package domain holds the video catalogue's entities and the Service every
+// Package domain holds the video catalog's entities and the Service every
 // transport (REST, gRPC, and later the Kafka view counter) calls. It knows
 // nothing about HTTP, gRPC or SQL: failures are apperr kinds that each
 // adapter translates for its own wire.
@@ -32,7 +32,7 @@ const (
 	StatusFailed     Status = "failed"
 )
 
-// Video is one catalogue entry.
+// Video is one catalog entry.
 type Video struct {
 	ID              uuid.UUID
 	Title           string
@@ -98,7 +98,7 @@ type Page struct {
 	Next  *Cursor
 }
 
-// ListQuery selects a page of the catalogue, newest first.
+// ListQuery selects a page of the catalog, newest first.
 type ListQuery struct {
 	// Kind filters by kind when non-empty.
 	Kind  Kind

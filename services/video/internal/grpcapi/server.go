@@ -1,4 +1,4 @@
-// Package grpcapi exposes the video catalogue to other services over gRPC
+// Package grpcapi exposes the video catalog to other services over gRPC
 // (vidstream.video.v1.VideoService). It only translates messages: every rule
 // lives in domain.Service, and errors stay apperr errors that the grpcx
 // interceptor turns into status codes.
@@ -94,7 +94,7 @@ func ToProto(v domain.Video) *videov1.Video {
 		Title:           v.Title,
 		Description:     v.Description,
 		Kind:            kindToProto(v.Kind),
-		DurationSeconds: int32(v.DurationSeconds), //nolint:gosec // validated to at most domain.MaxDurationSeconds
+		DurationSeconds: int32(v.DurationSeconds), // validated: at most domain.MaxDurationSeconds
 		SeriesTitle:     v.SeriesTitle,
 		Season:          int32Ptr(v.Season),
 		Episode:         int32Ptr(v.Episode),
@@ -114,7 +114,7 @@ func int32Ptr(p *int) *int32 {
 	if p == nil {
 		return nil
 	}
-	n := int32(*p) //nolint:gosec // bounded by domain validation
+	n := int32(*p)
 	return &n
 }
 

@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/auth"
+	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
@@ -33,7 +36,10 @@ func fixedAuth(token string, user uuid.UUID) auth.Authenticator {
 
 // FuzzCreateVideo posts arbitrary bodies to POST /v1/videos over a real
 // SQLite store: whatever arrives, the answer is never a server error, a
-// rejection is problem+json, and an acceptance is a well-formed video.
+// rejection is problem+json, and an acceptance is a well-formed video. With
+// PostgreSQL configured every input also goes to a PostgreSQL-backed server,
+// which must answer with the same status: the backends must not disagree on
+// what is valid.
 func FuzzCreateVideo(f *testing.F) {
 	for _, seed := range []string{
 		`{"title":"Metropolis","kind":"movie","duration_seconds":9000,"release_year":1927}`,
@@ -50,20 +56,35 @@ func FuzzCreateVideo(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 
-	db := databasetest.OpenSQLite(f, store.Migrations())
 	user := uuid.New()
-	h := httpapi.NewServer(httpapi.Deps{
-		Service:   domain.NewService(store.New(db)),
-		Auth:      fixedAuth("fuzz-token", user),
-		Providers: telemetry.Noop(),
-	})
+	newHandler := func(d database.Dialect) http.Handler {
+		return httpapi.NewServer(httpapi.Deps{
+			Service:   domain.NewService(store.New(databasetest.Open(f, d, store.Migrations()))),
+			Auth:      fixedAuth("fuzz-token", user),
+			Providers: telemetry.Noop(),
+		})
+	}
+	h := newHandler(database.SQLite)
+	var pg http.Handler
+	if os.Getenv(databasetest.PostgresURLEnv) != "" {
+		pg = newHandler(database.Postgres)
+	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/videos", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer fuzz-token")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		post := func(h http.Handler) *httptest.ResponseRecorder {
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/videos", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer fuzz-token")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		rec := post(h)
+		if pg != nil {
+			if pgRec := post(pg); pgRec.Code != rec.Code {
+				t.Fatalf("body %q: SQLite answered %d, PostgreSQL %d: %s", body, rec.Code, pgRec.Code, pgRec.Body)
+			}
+		}
 
 		switch {
 		case rec.Code >= 500:

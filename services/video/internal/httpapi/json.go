@@ -54,7 +54,7 @@ func toJSONList(vs []domain.Video) []videoJSON {
 	return out
 }
 
-// listJSON is a page of the catalogue; next_cursor is null on the last page.
+// listJSON is a page of the catalog; next_cursor is null on the last page.
 type listJSON struct {
 	Items      []videoJSON `json:"items"`
 	NextCursor *string     `json:"next_cursor"`

@@ -23,7 +23,7 @@ func routes(d Deps, h *handlers) chi.Router {
 	// Flat paths rather than r.Route: chi reports a mounted sub-router's root
 	// as "/v1/videos/", and the route pattern names spans and metrics.
 	//
-	// Reading the catalogue is public.
+	// Reading the catalog is public.
 	r.Get("/v1/videos", h.listVideos)
 	// A static segment wins over {id} in chi, so "popular" is never parsed
 	// as an id.

@@ -260,6 +260,11 @@ func (q queries) delete(ctx context.Context, id uuid.UUID) error {
 }
 
 func (q queries) incrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {
+	if by <= 0 {
+		// Views only accumulate; a negative delta is a caller bug that the
+		// CHECK constraint would otherwise turn into an opaque SQL error.
+		return apperr.InvalidField("by", "must be positive")
+	}
 	// The increment happens in SQL, not read-modify-write in Go, so
 	// concurrent consumers never lose an update.
 	res, err := q.q.ExecContext(ctx, `UPDATE videos SET view_count = view_count + $1 WHERE id = $2`, by, id)

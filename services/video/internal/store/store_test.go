@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,9 +39,9 @@ func episode(owner uuid.UUID, title string, created time.Time) domain.Video {
 	}
 }
 
-func insert(t *testing.T, s *store.Store, vs ...domain.Video) {
+func insert(ctx context.Context, t *testing.T, s *store.Store, vs ...domain.Video) {
 	t.Helper()
-	err := s.Atomic(context.Background(), func(ctx context.Context, tx domain.Tx) error {
+	err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
 		for _, v := range vs {
 			if err := tx.Insert(ctx, v); err != nil {
 				return err
@@ -81,7 +82,7 @@ func TestStore(t *testing.T) {
 		t.Run("round trip and not found", func(t *testing.T) {
 			s := store.New(db)
 			m, e := movie(owner, "Roundtrip", base), episode(owner, "Pilot", base.Add(time.Microsecond))
-			insert(t, s, m, e)
+			insert(ctx, t, s, m, e)
 			for _, want := range []domain.Video{m, e} {
 				got, err := s.Get(ctx, want.ID)
 				if err != nil {
@@ -107,7 +108,7 @@ func TestStore(t *testing.T) {
 		t.Run("duplicate id is a conflict", func(t *testing.T) {
 			s := store.New(db)
 			m := movie(owner, "Dup", base)
-			insert(t, s, m)
+			insert(ctx, t, s, m)
 			err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error { return tx.Insert(ctx, m) })
 			if !isKind(err, apperr.Conflict) {
 				t.Fatalf("want Conflict, got %v", err)
@@ -135,7 +136,7 @@ func TestStore(t *testing.T) {
 		t.Run("update delete increment", func(t *testing.T) {
 			s := store.New(db)
 			m := movie(owner, "Before", base)
-			insert(t, s, m)
+			insert(ctx, t, s, m)
 			err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
 				cur, err := tx.GetForUpdate(ctx, m.ID)
 				if err != nil {
@@ -173,6 +174,10 @@ func TestStore(t *testing.T) {
 					t.Fatalf("%s unknown: want NotFound, got %v", name, err)
 				}
 			}
+			err = s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error { return tx.IncrementViewCount(ctx, m.ID, -1) })
+			if !isKind(err, apperr.Invalid) {
+				t.Fatalf("negative increment: want Invalid, got %v", err)
+			}
 			if err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error { return tx.Delete(ctx, m.ID) }); err != nil {
 				t.Fatalf("delete: %v", err)
 			}
@@ -180,6 +185,44 @@ func TestStore(t *testing.T) {
 				t.Fatalf("deleted video still there: %v", err)
 			}
 		})
+	})
+}
+
+// TestConcurrentIncrements checks that increments from concurrent
+// transactions are never lost, as several consumer instances may apply views
+// to one video at once.
+func TestConcurrentIncrements(t *testing.T) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		ctx := t.Context()
+		s := store.New(db)
+		v := movie(uuid.New(), "Hot", base)
+		insert(ctx, t, s, v)
+		const workers, each = 8, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					errs <- s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+						return tx.IncrementViewCount(ctx, v.ID, 1)
+					})
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("increment: %v", err)
+			}
+		}
+		got, err := s.Get(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ViewCount != workers*each {
+			t.Fatalf("view_count = %d, want %d", got.ViewCount, workers*each)
+		}
 	})
 }
 
@@ -202,7 +245,7 @@ func TestListingOrder(t *testing.T) {
 			v.ViewCount = int64(i % 5)
 			all = append(all, v)
 		}
-		insert(t, s, all...)
+		insert(ctx, t, s, all...)
 
 		newestFirst := append([]domain.Video(nil), all...)
 		sort.Slice(newestFirst, func(i, j int) bool {

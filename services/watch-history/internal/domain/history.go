@@ -8,7 +8,7 @@
 //
 // An entry becomes completed when a reported position reaches 90% of the
 // video's duration, and then stays completed: a user who finished a film and
-// scrubs back to a favourite scene has still watched it, and a "continue
+// scrubs back to a favorite scene has still watched it, and a "continue
 // watching" row must not resurface it. WatchedAt records that first moment,
 // and VideoWatched is emitted exactly then — never again for the same user
 // and video, even if the position is rewound and reaches 90% once more —
@@ -22,7 +22,7 @@ import (
 )
 
 // Entry is one user's progress in one video. Title and DurationSeconds are a
-// local copy of the catalogue's, so a listing needs no call to the video
+// local copy of the catalog's, so a listing needs no call to the video
 // service; the VideoUpdated consumer keeps them fresh.
 type Entry struct {
 	UserID          uuid.UUID
@@ -33,10 +33,10 @@ type Entry struct {
 	// WatchedAt is when the position first reached the completion threshold;
 	// nil until then. It never changes afterwards (see the package doc).
 	WatchedAt *time.Time
-	// VideoUpdatedAt is the catalogue version (the video's updated_at) that
+	// VideoUpdatedAt is the catalog version (the video's updated_at) that
 	// Title and DurationSeconds were copied from. Comparing versions lets a
-	// late or redelivered VideoUpdated, or a lagging catalogue read, be
-	// recognised as older than what is stored and ignored.
+	// late or redelivered VideoUpdated, or a lagging catalog read, be
+	// recognized as older than what is stored and ignored.
 	VideoUpdatedAt time.Time
 	// UpdatedAt is when the user last reported progress; listings sort by it.
 	UpdatedAt time.Time
@@ -50,12 +50,12 @@ type Entry struct {
 // of the video.
 func (e Entry) Completed() bool { return e.WatchedAt != nil }
 
-// Video is what the service needs to know about a catalogue entry.
+// Video is what the service needs to know about a catalog entry.
 type Video struct {
 	ID              uuid.UUID
 	Title           string
 	DurationSeconds int
-	// UpdatedAt versions the catalogue entry; see Entry.VideoUpdatedAt.
+	// UpdatedAt versions the catalog entry; see Entry.VideoUpdatedAt.
 	UpdatedAt time.Time
 }
 

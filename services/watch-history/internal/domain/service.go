@@ -11,10 +11,10 @@ import (
 	"github.com/vidstream/vidstream/services/internal/apperr"
 )
 
-// Catalogue looks videos up in the video service. Implementations report an
-// unknown video as apperr NotFound and an unreachable catalogue as apperr
+// Catalog looks videos up in the video service. Implementations report an
+// unknown video as apperr NotFound and an unreachable catalog as apperr
 // Unavailable.
-type Catalogue interface {
+type Catalog interface {
 	Video(ctx context.Context, id uuid.UUID) (Video, error)
 }
 
@@ -52,7 +52,7 @@ type Tx interface {
 	// VideoUpdatedAt is older than v.UpdatedAt (so an out-of-date update is a
 	// no-op), clamping positions beyond the new duration to it and bumping
 	// each entry's Version. UpdatedAt and completion are left alone: they
-	// record what the user did, not what the catalogue did.
+	// record what the user did, not what the catalog did.
 	RefreshVideo(ctx context.Context, v Video) error
 	// Emit stores events for publication once the transaction commits.
 	Emit(ctx context.Context, events ...Event) error
@@ -62,11 +62,11 @@ type Tx interface {
 // consumers.
 type Service struct {
 	store  Store
-	videos Catalogue
+	videos Catalog
 	now    func() time.Time
 }
 
-// Option customises a Service (tests pin the clock).
+// Option customizes a Service (tests pin the clock).
 type Option func(*Service)
 
 // WithClock replaces time.Now.
@@ -74,7 +74,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // NewService returns a Service that keeps history in store and looks videos
 // up in videos.
-func NewService(store Store, videos Catalogue, opts ...Option) *Service {
+func NewService(store Store, videos Catalog, opts ...Option) *Service {
 	s := &Service{store: store, videos: videos, now: time.Now}
 	for _, o := range opts {
 		o(s)
@@ -99,8 +99,8 @@ func (s *Service) RecordProgress(ctx context.Context, userID, videoID uuid.UUID,
 	if position < 0 {
 		return Entry{}, apperr.InvalidField("position_seconds", "must be 0 or more")
 	}
-	// The catalogue is asked outside the transaction: holding a database
-	// write lock across a network call would serialise every writer behind
+	// The catalog is asked outside the transaction: holding a database
+	// write lock across a network call would serialize every writer behind
 	// the slowest video lookup.
 	video, err := s.videos.Video(ctx, videoID)
 	if err != nil {
@@ -161,11 +161,11 @@ func (s *Service) recordOnce(ctx context.Context, userID uuid.UUID, video Video,
 	return saved, err
 }
 
-// advance returns prev moved to position at now, given the catalogue's view
+// advance returns prev moved to position at now, given the catalog's view
 // of the video.
 func advance(prev Entry, found bool, video Video, position int, now time.Time) Entry {
 	next := prev
-	// A catalogue answer older than what the VideoUpdated consumer already
+	// A catalog answer older than what the VideoUpdated consumer already
 	// stored (a lagging replica, a request that raced the update) must not
 	// bring back the old title.
 	if !found || !video.UpdatedAt.Before(prev.VideoUpdatedAt) {

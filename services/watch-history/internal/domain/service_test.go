@@ -146,10 +146,10 @@ func (t *memTx) Emit(_ context.Context, events ...domain.Event) error {
 	return nil
 }
 
-// catalogue is a fixed set of videos.
-type catalogue map[uuid.UUID]domain.Video
+// catalog is a fixed set of videos.
+type catalog map[uuid.UUID]domain.Video
 
-func (c catalogue) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
+func (c catalog) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
 	v, ok := c[id]
 	if !ok {
 		return domain.Video{}, apperr.New(apperr.NotFound, "video %s not found", id)
@@ -171,7 +171,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{store: newMemStore(), clock: new(time.Time)}
 	*f.clock = t0
 	f.video = domain.Video{ID: uuid.New(), Title: "Night Train", DurationSeconds: 100, UpdatedAt: t0.Add(-time.Hour)}
-	f.svc = domain.NewService(f.store, catalogue{f.video.ID: f.video}, domain.WithClock(func() time.Time {
+	f.svc = domain.NewService(f.store, catalog{f.video.ID: f.video}, domain.WithClock(func() time.Time {
 		*f.clock = f.clock.Add(time.Second)
 		return *f.clock
 	}))
@@ -213,7 +213,7 @@ func TestRecordProgressCompletionAndEvents(t *testing.T) {
 			t.Fatalf("step %d: events = %#v, want VideoWatched: %v", i, got, step.wantWatched)
 		}
 		if step.wantWatched {
-			if w := got[1].(domain.VideoWatched); !w.WatchedAt.Equal(*e.WatchedAt) || w.VideoID != f.video.ID {
+			if w, ok := got[1].(domain.VideoWatched); !ok || !w.WatchedAt.Equal(*e.WatchedAt) || w.VideoID != f.video.ID {
 				t.Fatalf("step %d: VideoWatched = %+v, entry watched at %v", i, w, e.WatchedAt)
 			}
 		}
@@ -286,14 +286,14 @@ func TestRecordProgressKeepsNewerTitle(t *testing.T) {
 	if _, err := f.svc.RecordProgress(ctx, user, f.video.ID, 10); err != nil {
 		t.Fatal(err)
 	}
-	// The consumer applies a rename the catalogue replica has not seen yet.
+	// The consumer applies a rename the catalog replica has not seen yet.
 	renamed := domain.Video{ID: f.video.ID, Title: "Night Train (Director's Cut)", DurationSeconds: 50, UpdatedAt: t0}
 	if err := f.store.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
 		return f.svc.RefreshVideo(ctx, tx, renamed)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// The stale catalogue still says 100 s, so 80 passes validation, but the
+	// The stale catalog still says 100 s, so 80 passes validation, but the
 	// stored, newer duration wins and bounds the position.
 	e, err := f.svc.RecordProgress(ctx, user, f.video.ID, 80)
 	if err != nil {
@@ -338,7 +338,7 @@ func TestRefreshVideoIgnoresOlderUpdate(t *testing.T) {
 
 func TestListPaginates(t *testing.T) {
 	store := newMemStore()
-	videos := catalogue{}
+	videos := catalog{}
 	for range 5 {
 		v := domain.Video{ID: uuid.New(), Title: "v", DurationSeconds: 60}
 		videos[v.ID] = v

@@ -33,10 +33,10 @@ type discard struct{}
 func (discard) Enqueue(context.Context, *sql.Tx, ...outbox.Event) error { return nil }
 func (discard) Notify()                                                 {}
 
-// catalogue knows every video the test registers.
-type catalogue map[uuid.UUID]domain.Video
+// catalog knows every video the test registers.
+type catalog map[uuid.UUID]domain.Video
 
-func (c catalogue) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
+func (c catalog) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
 	v, ok := c[id]
 	if !ok {
 		return domain.Video{}, apperr.New(apperr.NotFound, "video %s not found", id)
@@ -55,7 +55,7 @@ type harness struct {
 	videos   string // topic standing in for vidstream.videos.v1
 	svc      *domain.Service
 	store    *store.Store
-	videoIDs catalogue
+	videoIDs catalog
 }
 
 func newHarness(t *testing.T) *harness {
@@ -71,7 +71,7 @@ func newHarness(t *testing.T) *harness {
 		users:    kafkatest.Name(t, "users"),
 		videos:   kafkatest.Name(t, "videos"),
 		store:    store.New(db, discard{}),
-		videoIDs: catalogue{},
+		videoIDs: catalog{},
 	}
 	h.svc = domain.NewService(h.store, h.videoIDs)
 	kafkatest.CreateTopic(t, h.brokers, h.users, 1)

@@ -69,8 +69,8 @@ func toProto(e domain.Entry) *historyv1.HistoryEntry {
 	return &historyv1.HistoryEntry{
 		VideoId:         e.VideoID.String(),
 		Title:           e.Title,
-		PositionSeconds: int32(e.PositionSeconds), //nolint:gosec // bounded by the duration, an int32 on every wire
-		DurationSeconds: int32(e.DurationSeconds), //nolint:gosec // came from an int32 on the wire
+		PositionSeconds: int32(e.PositionSeconds), // bounded by the duration, an int32 on every wire
+		DurationSeconds: int32(e.DurationSeconds), // came from an int32 on the wire
 		Completed:       e.Completed(),
 		UpdatedAt:       timestamppb.New(e.UpdatedAt),
 	}

@@ -28,9 +28,9 @@ type discard struct{}
 func (discard) Enqueue(context.Context, *sql.Tx, ...outbox.Event) error { return nil }
 func (discard) Notify()                                                 {}
 
-type catalogue map[uuid.UUID]domain.Video
+type catalog map[uuid.UUID]domain.Video
 
-func (c catalogue) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
+func (c catalog) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
 	v, ok := c[id]
 	if !ok {
 		return domain.Video{}, apperr.New(apperr.NotFound, "video %s not found", id)
@@ -41,7 +41,7 @@ func (c catalogue) Video(_ context.Context, id uuid.UUID) (domain.Video, error) 
 // start serves the WatchHistoryService on 127.0.0.1 with the production
 // server stack (grpcx) over a real SQLite store, and returns a client
 // connection plus the service to seed data through.
-func start(t *testing.T, videos catalogue) (historyv1.WatchHistoryServiceClient, healthpb.HealthClient, *domain.Service) {
+func start(t *testing.T, videos catalog) (historyv1.WatchHistoryServiceClient, healthpb.HealthClient, *domain.Service) {
 	t.Helper()
 	db := databasetest.OpenSQLite(t, store.Migrations())
 	svc := domain.NewService(store.New(db, discard{}), videos)
@@ -70,7 +70,7 @@ func start(t *testing.T, videos catalogue) (historyv1.WatchHistoryServiceClient,
 }
 
 func TestListHistoryPages(t *testing.T) {
-	videos := catalogue{}
+	videos := catalog{}
 	client, _, svc := start(t, videos)
 	ctx := t.Context()
 	user, stranger := uuid.New(), uuid.New()
@@ -137,7 +137,7 @@ func TestListHistoryPages(t *testing.T) {
 }
 
 func TestListHistoryRejects(t *testing.T) {
-	client, _, _ := start(t, catalogue{})
+	client, _, _ := start(t, catalog{})
 	user := uuid.NewString()
 	tests := []struct {
 		name string
@@ -160,7 +160,7 @@ func TestListHistoryRejects(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	_, health, _ := start(t, catalogue{})
+	_, health, _ := start(t, catalog{})
 	resp, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", resp, err)

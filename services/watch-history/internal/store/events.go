@@ -25,8 +25,8 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 			Payload: &eventsv1.WatchProgressed{
 				UserId:          e.UserID.String(),
 				VideoId:         e.VideoID.String(),
-				PositionSeconds: int32(e.PositionSeconds), //nolint:gosec // bounded by the video's int32 duration
-				DurationSeconds: int32(e.DurationSeconds), //nolint:gosec // came from an int32 on the wire
+				PositionSeconds: int32(e.PositionSeconds), // bounded by the duration, an int32 on every wire
+				DurationSeconds: int32(e.DurationSeconds), // came from an int32 on the wire
 				Completed:       e.Completed,
 				OccurredAt:      timestamppb.New(e.OccurredAt),
 			},

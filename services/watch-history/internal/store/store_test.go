@@ -111,201 +111,215 @@ func TestStore(t *testing.T) {
 		s := store.New(db, ob)
 		// Sub-tests share the database and use fresh ids, so they do not see
 		// each other's rows.
-		t.Run("PutFindRoundTrip", func(t *testing.T) { testPutFind(t, s) })
-		t.Run("PutIsCompareAndSet", func(t *testing.T) { testCompareAndSet(t, s) })
-		t.Run("AtomicRollsBack", func(t *testing.T) { testRollback(t, s, ob) })
-		t.Run("Delete", func(t *testing.T) { testDelete(t, s) })
-		t.Run("DeleteUserAndVideo", func(t *testing.T) { testDeleteUserAndVideo(t, s) })
-		t.Run("RefreshVideo", func(t *testing.T) { testRefreshVideo(t, s) })
-		t.Run("ListKeyset", func(t *testing.T) { testList(t, s) })
-		t.Run("EmitMapsEvents", func(t *testing.T) { testEmit(t, db) })
-		t.Run("ConcurrentReportsWatchOnce", func(t *testing.T) { testConcurrentReports(t, db) })
+		t.Run("PutFindRoundTrip", putFind(s))
+		t.Run("PutIsCompareAndSet", compareAndSet(s))
+		t.Run("AtomicRollsBack", rollback(s, ob))
+		t.Run("Delete", deleteOne(s))
+		t.Run("DeleteUserAndVideo", deleteUserAndVideo(s))
+		t.Run("RefreshVideo", refreshVideo(s))
+		t.Run("ListKeyset", listKeyset(s))
+		t.Run("EmitMapsEvents", emit(db))
+		t.Run("ConcurrentReportsWatchOnce", concurrentReports(db))
 	})
 }
 
-func testPutFind(t *testing.T, s *store.Store) {
-	user, video := uuid.New(), uuid.New()
-	if _, ok := find(t, s, user, video); ok {
-		t.Fatal("Find on an empty history reported an entry")
-	}
-	watched := t0.Add(time.Minute)
-	want := entry(user, video, t0)
-	want.WatchedAt = &watched
-	put(t, s, want)
-	got, ok := find(t, s, user, video)
-	if !ok || !reflect.DeepEqual(got, want) {
-		t.Fatalf("Find = %+v, %v; want %+v", got, ok, want)
-	}
-}
-
-func testCompareAndSet(t *testing.T, s *store.Store) {
-	user, video := uuid.New(), uuid.New()
-	e := entry(user, video, t0)
-	put(t, s, e)
-	tryPut := func(e domain.Entry) error {
-		return s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.Put(ctx, e) })
-	}
-	if err := tryPut(e); !errors.Is(err, domain.ErrConcurrentUpdate) {
-		t.Fatalf("second insert: err = %v, want ErrConcurrentUpdate", err)
-	}
-	e.PositionSeconds, e.Version = 50, 3
-	if err := tryPut(e); !errors.Is(err, domain.ErrConcurrentUpdate) {
-		t.Fatalf("update skipping a version: err = %v, want ErrConcurrentUpdate", err)
-	}
-	e.Version = 2
-	if err := tryPut(e); err != nil {
-		t.Fatalf("update on top of version 1: %v", err)
-	}
-	if got, _ := find(t, s, user, video); got.PositionSeconds != 50 || got.Version != 2 {
-		t.Fatalf("after update: %+v", got)
-	}
-}
-
-func testRollback(t *testing.T, s *store.Store, ob *tableOutbox) {
-	user, video := uuid.New(), uuid.New()
-	boom := errors.New("boom")
-	err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
-		if err := tx.Put(ctx, entry(user, video, t0)); err != nil {
-			return err
+func putFind(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		user, video := uuid.New(), uuid.New()
+		if _, ok := find(t, s, user, video); ok {
+			t.Fatal("Find on an empty history reported an entry")
 		}
-		if err := tx.Emit(ctx, domain.VideoWatched{UserID: user, VideoID: video, WatchedAt: t0}); err != nil {
-			return err
-		}
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("Atomic: err = %v, want fn's error", err)
-	}
-	if _, ok := find(t, s, user, video); ok {
-		t.Fatal("entry survived a rolled-back transaction")
-	}
-	if got := ob.types(t, user); len(got) != 0 {
-		t.Fatalf("events of a rolled-back transaction were kept: %v", got)
-	}
-}
-
-func testDelete(t *testing.T, s *store.Store) {
-	user, video := uuid.New(), uuid.New()
-	put(t, s, entry(user, video, t0))
-	del := func() bool {
-		var found bool
-		if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
-			var err error
-			found, err = tx.Delete(ctx, user, video)
-			return err
-		}); err != nil {
-			t.Fatalf("Delete: %v", err)
-		}
-		return found
-	}
-	if !del() {
-		t.Fatal("Delete of an existing entry reported none")
-	}
-	if del() {
-		t.Fatal("second Delete reported an entry")
-	}
-}
-
-func testDeleteUserAndVideo(t *testing.T, s *store.Store) {
-	alice, bob := uuid.New(), uuid.New()
-	film, show := uuid.New(), uuid.New()
-	put(t, s, entry(alice, film, t0), entry(alice, show, t0), entry(bob, film, t0), entry(bob, show, t0))
-
-	atomic := func(fn func(ctx context.Context, tx domain.Tx) error) {
-		t.Helper()
-		if err := s.Atomic(t.Context(), fn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	atomic(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteUser(ctx, alice) })
-	// Deleting again (a redelivered event) is a no-op, not an error.
-	atomic(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteUser(ctx, alice) })
-	atomic(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteVideo(ctx, show) })
-
-	for _, c := range []struct {
-		user, video uuid.UUID
-		want        bool
-	}{{alice, film, false}, {alice, show, false}, {bob, film, true}, {bob, show, false}} {
-		if _, ok := find(t, s, c.user, c.video); ok != c.want {
-			t.Errorf("entry (%s, %s) present = %v, want %v", c.user, c.video, ok, c.want)
+		watched := t0.Add(time.Minute)
+		want := entry(user, video, t0)
+		want.WatchedAt = &watched
+		put(t, s, want)
+		got, ok := find(t, s, user, video)
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Find = %+v, %v; want %+v", got, ok, want)
 		}
 	}
 }
 
-func testRefreshVideo(t *testing.T, s *store.Store) {
-	alice, bob := uuid.New(), uuid.New()
-	video, other := uuid.New(), uuid.New()
-	a := entry(alice, video, t0)
-	a.PositionSeconds = 90
-	b := entry(bob, video, t0)
-	b.PositionSeconds = 30
-	put(t, s, a, b, entry(alice, other, t0))
-
-	refresh := func(v domain.Video) {
-		t.Helper()
-		if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.RefreshVideo(ctx, v) }); err != nil {
-			t.Fatalf("RefreshVideo: %v", err)
+func compareAndSet(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		user, video := uuid.New(), uuid.New()
+		e := entry(user, video, t0)
+		put(t, s, e)
+		tryPut := func(e domain.Entry) error {
+			return s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.Put(ctx, e) })
 		}
-	}
-	newer := domain.Video{ID: video, Title: "Night Train (Remastered)", DurationSeconds: 60, UpdatedAt: t0}
-	refresh(newer)
-	// An update older than what is stored (redelivered, or overtaken) changes nothing.
-	refresh(domain.Video{ID: video, Title: "Stale", DurationSeconds: 100, UpdatedAt: t0.Add(-time.Minute)})
-
-	gotA, _ := find(t, s, alice, video)
-	wantA := a
-	wantA.Title, wantA.DurationSeconds, wantA.VideoUpdatedAt = newer.Title, 60, t0
-	wantA.PositionSeconds = 60 // clamped to the new duration
-	wantA.Version = 2
-	if !reflect.DeepEqual(gotA, wantA) {
-		t.Fatalf("alice's entry = %+v\nwant %+v", gotA, wantA)
-	}
-	if gotB, _ := find(t, s, bob, video); gotB.Title != newer.Title || gotB.PositionSeconds != 30 || !gotB.UpdatedAt.Equal(t0) {
-		t.Fatalf("bob's entry = %+v, want renamed with position and updated_at kept", gotB)
-	}
-	if gotOther, _ := find(t, s, alice, other); gotOther.Title != "Night Train" || gotOther.Version != 1 {
-		t.Fatalf("another video's entry changed: %+v", gotOther)
+		if err := tryPut(e); !errors.Is(err, domain.ErrConcurrentUpdate) {
+			t.Fatalf("second insert: err = %v, want ErrConcurrentUpdate", err)
+		}
+		e.PositionSeconds, e.Version = 50, 3
+		if err := tryPut(e); !errors.Is(err, domain.ErrConcurrentUpdate) {
+			t.Fatalf("update skipping a version: err = %v, want ErrConcurrentUpdate", err)
+		}
+		e.Version = 2
+		if err := tryPut(e); err != nil {
+			t.Fatalf("update on top of version 1: %v", err)
+		}
+		if got, _ := find(t, s, user, video); got.PositionSeconds != 50 || got.Version != 2 {
+			t.Fatalf("after update: %+v", got)
+		}
 	}
 }
 
-func testList(t *testing.T, s *store.Store) {
-	user := uuid.New()
-	// Six entries, in pairs sharing an updated_at, so that the video_id
-	// tie-break decides the order within each pair.
-	var want []domain.Entry
-	for i := range 6 {
-		want = append(want, entry(user, uuid.New(), t0.Add(time.Duration(i/2)*time.Second)))
+func rollback(s *store.Store, ob *tableOutbox) func(t *testing.T) {
+	return func(t *testing.T) {
+		user, video := uuid.New(), uuid.New()
+		boom := errors.New("boom")
+		err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
+			if err := tx.Put(ctx, entry(user, video, t0)); err != nil {
+				return err
+			}
+			if err := tx.Emit(ctx, domain.VideoWatched{UserID: user, VideoID: video, WatchedAt: t0}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Atomic: err = %v, want fn's error", err)
+		}
+		if _, ok := find(t, s, user, video); ok {
+			t.Fatal("entry survived a rolled-back transaction")
+		}
+		if got := ob.types(t, user); len(got) != 0 {
+			t.Fatalf("events of a rolled-back transaction were kept: %v", got)
+		}
 	}
-	put(t, s, want...)
-	put(t, s, entry(uuid.New(), uuid.New(), t0.Add(time.Hour))) // someone else's
-	sortNewestFirst(want)
+}
 
-	var got []domain.Entry
-	var after *domain.Cursor
-	for {
-		page, err := s.List(t.Context(), user, after, 4)
+func deleteOne(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		user, video := uuid.New(), uuid.New()
+		put(t, s, entry(user, video, t0))
+		del := func() bool {
+			var found bool
+			if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
+				var err error
+				found, err = tx.Delete(ctx, user, video)
+				return err
+			}); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			return found
+		}
+		if !del() {
+			t.Fatal("Delete of an existing entry reported none")
+		}
+		if del() {
+			t.Fatal("second Delete reported an entry")
+		}
+	}
+}
+
+func deleteUserAndVideo(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		alice, bob := uuid.New(), uuid.New()
+		film, show := uuid.New(), uuid.New()
+		put(t, s, entry(alice, film, t0), entry(alice, show, t0), entry(bob, film, t0), entry(bob, show, t0))
+
+		atomic := func(fn func(ctx context.Context, tx domain.Tx) error) {
+			t.Helper()
+			if err := s.Atomic(t.Context(), fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		atomic(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteUser(ctx, alice) })
+		// Deleting again (a redelivered event) is a no-op, not an error.
+		atomic(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteUser(ctx, alice) })
+		atomic(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteVideo(ctx, show) })
+
+		for _, c := range []struct {
+			user, video uuid.UUID
+			want        bool
+		}{{alice, film, false}, {alice, show, false}, {bob, film, true}, {bob, show, false}} {
+			if _, ok := find(t, s, c.user, c.video); ok != c.want {
+				t.Errorf("entry (%s, %s) present = %v, want %v", c.user, c.video, ok, c.want)
+			}
+		}
+	}
+}
+
+func refreshVideo(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		alice, bob := uuid.New(), uuid.New()
+		video, other := uuid.New(), uuid.New()
+		a := entry(alice, video, t0)
+		a.PositionSeconds = 90
+		b := entry(bob, video, t0)
+		b.PositionSeconds = 30
+		put(t, s, a, b, entry(alice, other, t0))
+
+		refresh := func(v domain.Video) {
+			t.Helper()
+			if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.RefreshVideo(ctx, v) }); err != nil {
+				t.Fatalf("RefreshVideo: %v", err)
+			}
+		}
+		newer := domain.Video{ID: video, Title: "Night Train (Remastered)", DurationSeconds: 60, UpdatedAt: t0}
+		refresh(newer)
+		// An update older than what is stored (redelivered, or overtaken) changes nothing.
+		refresh(domain.Video{ID: video, Title: "Stale", DurationSeconds: 100, UpdatedAt: t0.Add(-time.Minute)})
+
+		gotA, _ := find(t, s, alice, video)
+		wantA := a
+		wantA.Title, wantA.DurationSeconds, wantA.VideoUpdatedAt = newer.Title, 60, t0
+		wantA.PositionSeconds = 60 // clamped to the new duration
+		wantA.Version = 2
+		if !reflect.DeepEqual(gotA, wantA) {
+			t.Fatalf("alice's entry = %+v\nwant %+v", gotA, wantA)
+		}
+		if gotB, _ := find(t, s, bob, video); gotB.Title != newer.Title || gotB.PositionSeconds != 30 || !gotB.UpdatedAt.Equal(t0) {
+			t.Fatalf("bob's entry = %+v, want renamed with position and updated_at kept", gotB)
+		}
+		if gotOther, _ := find(t, s, alice, other); gotOther.Title != "Night Train" || gotOther.Version != 1 {
+			t.Fatalf("another video's entry changed: %+v", gotOther)
+		}
+	}
+}
+
+func listKeyset(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		user := uuid.New()
+		// Six entries, in pairs sharing an updated_at, so that the video_id
+		// tie-break decides the order within each pair.
+		var want []domain.Entry
+		for i := range 6 {
+			want = append(want, entry(user, uuid.New(), t0.Add(time.Duration(i/2)*time.Second)))
+		}
+		put(t, s, want...)
+		put(t, s, entry(uuid.New(), uuid.New(), t0.Add(time.Hour))) // someone else's
+		sortNewestFirst(want)
+
+		var got []domain.Entry
+		var after *domain.Cursor
+		for {
+			page, err := s.List(t.Context(), user, after, 4)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			got = append(got, page...)
+			if len(page) < 4 {
+				break
+			}
+			c := domain.CursorAfter(page[len(page)-1])
+			after = &c
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("List pages:\n got %v\nwant %v", ids(got), ids(want))
+		}
+		// A page that ends between two entries sharing a timestamp must resume
+		// at the second one, not skip or repeat it.
+		c := domain.CursorAfter(want[2])
+		page, err := s.List(t.Context(), user, &c, 1)
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
-		got = append(got, page...)
-		if len(page) < 4 {
-			break
+		if len(page) != 1 || page[0].VideoID != want[3].VideoID {
+			t.Fatalf("page after %s = %v, want [%s]", want[2].VideoID, ids(page), want[3].VideoID)
 		}
-		c := domain.CursorAfter(page[len(page)-1])
-		after = &c
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("List pages:\n got %v\nwant %v", ids(got), ids(want))
-	}
-	// A page that ends between two entries sharing a timestamp must resume
-	// at the second one, not skip or repeat it.
-	c := domain.CursorAfter(want[2])
-	page, err := s.List(t.Context(), user, &c, 1)
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	if len(page) != 1 || page[0].VideoID != want[3].VideoID {
-		t.Fatalf("page after %s = %v, want [%s]", want[2].VideoID, ids(page), want[3].VideoID)
 	}
 }
 
@@ -331,44 +345,46 @@ func ids(es []domain.Entry) []uuid.UUID {
 	return out
 }
 
-func testEmit(t *testing.T, db *database.DB) {
-	rec := &recordingOutbox{}
-	s := store.New(db, rec)
-	user, video := uuid.New(), uuid.New()
-	err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
-		return tx.Emit(ctx,
-			domain.WatchProgressed{UserID: user, VideoID: video, PositionSeconds: 95, DurationSeconds: 100, Completed: true, OccurredAt: t0},
-			domain.VideoWatched{UserID: user, VideoID: video, WatchedAt: t0},
-		)
-	})
-	if err != nil {
-		t.Fatalf("Emit: %v", err)
-	}
-	if len(rec.events) != 2 {
-		t.Fatalf("enqueued %d events, want 2", len(rec.events))
-	}
-	if rec.notified != 1 {
-		t.Errorf("relay notified %d times after the commit, want once", rec.notified)
-	}
-	if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.DeleteUser(ctx, user) }); err != nil {
-		t.Fatal(err)
-	}
-	if rec.notified != 1 {
-		t.Errorf("relay notified after a transaction without events")
-	}
-	for _, e := range rec.events {
-		if e.Topic != store.WatchTopic || e.Key != user.String() {
-			t.Errorf("event %T on %s keyed %s, want %s keyed by user", e.Payload, e.Topic, e.Key, store.WatchTopic)
+func emit(db *database.DB) func(t *testing.T) {
+	return func(t *testing.T) {
+		rec := &recordingOutbox{}
+		s := store.New(db, rec)
+		user, video := uuid.New(), uuid.New()
+		err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
+			return tx.Emit(ctx,
+				domain.WatchProgressed{UserID: user, VideoID: video, PositionSeconds: 95, DurationSeconds: 100, Completed: true, OccurredAt: t0},
+				domain.VideoWatched{UserID: user, VideoID: video, WatchedAt: t0},
+			)
+		})
+		if err != nil {
+			t.Fatalf("Emit: %v", err)
 		}
-	}
-	wantProgress := &eventsv1.WatchProgressed{UserId: user.String(), VideoId: video.String(), PositionSeconds: 95, DurationSeconds: 100, Completed: true}
-	if p, ok := rec.events[0].Payload.(*eventsv1.WatchProgressed); !ok || !p.GetOccurredAt().AsTime().Equal(t0) ||
-		p.GetUserId() != wantProgress.GetUserId() || p.GetVideoId() != wantProgress.GetVideoId() ||
-		p.GetPositionSeconds() != 95 || p.GetDurationSeconds() != 100 || !p.GetCompleted() {
-		t.Errorf("first payload = %v, want %v at %v", rec.events[0].Payload, wantProgress, t0)
-	}
-	if w, ok := rec.events[1].Payload.(*eventsv1.VideoWatched); !ok || w.GetVideoId() != video.String() || !w.GetWatchedAt().AsTime().Equal(t0) {
-		t.Errorf("second payload = %v, want VideoWatched", rec.events[1].Payload)
+		if len(rec.events) != 2 {
+			t.Fatalf("enqueued %d events, want 2", len(rec.events))
+		}
+		if rec.notified != 1 {
+			t.Errorf("relay notified %d times after the commit, want once", rec.notified)
+		}
+		if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.DeleteUser(ctx, user) }); err != nil {
+			t.Fatal(err)
+		}
+		if rec.notified != 1 {
+			t.Errorf("relay notified after a transaction without events")
+		}
+		for _, e := range rec.events {
+			if e.Topic != store.WatchTopic || e.Key != user.String() {
+				t.Errorf("event %T on %s keyed %s, want %s keyed by user", e.Payload, e.Topic, e.Key, store.WatchTopic)
+			}
+		}
+		wantProgress := &eventsv1.WatchProgressed{UserId: user.String(), VideoId: video.String(), PositionSeconds: 95, DurationSeconds: 100, Completed: true}
+		if p, ok := rec.events[0].Payload.(*eventsv1.WatchProgressed); !ok || !p.GetOccurredAt().AsTime().Equal(t0) ||
+			p.GetUserId() != wantProgress.GetUserId() || p.GetVideoId() != wantProgress.GetVideoId() ||
+			p.GetPositionSeconds() != 95 || p.GetDurationSeconds() != 100 || !p.GetCompleted() {
+			t.Errorf("first payload = %v, want %v at %v", rec.events[0].Payload, wantProgress, t0)
+		}
+		if w, ok := rec.events[1].Payload.(*eventsv1.VideoWatched); !ok || w.GetVideoId() != video.String() || !w.GetWatchedAt().AsTime().Equal(t0) {
+			t.Errorf("second payload = %v, want VideoWatched", rec.events[1].Payload)
+		}
 	}
 }
 
@@ -399,44 +415,46 @@ func (v oneVideo) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
 // testConcurrentReports sends many reports for one entry at once. Whatever
 // the interleaving, every report must succeed and exactly one VideoWatched
 // must be committed: this is what the compare-and-set in Put is for.
-func testConcurrentReports(t *testing.T, db *database.DB) {
-	ob := newTableOutbox(t, db)
-	s := store.New(db, ob)
-	video := domain.Video{ID: uuid.New(), Title: "Night Train", DurationSeconds: 100, UpdatedAt: t0}
-	svc := domain.NewService(s, oneVideo(video))
-	user := uuid.New()
+func concurrentReports(db *database.DB) func(t *testing.T) {
+	return func(t *testing.T) {
+		ob := newTableOutbox(t, db)
+		s := store.New(db, ob)
+		video := domain.Video{ID: uuid.New(), Title: "Night Train", DurationSeconds: 100, UpdatedAt: t0}
+		svc := domain.NewService(s, oneVideo(video))
+		user := uuid.New()
 
-	const reports = 8
-	var wg sync.WaitGroup
-	errs := make(chan error, reports)
-	for i := range reports {
-		wg.Go(func() {
-			_, err := svc.RecordProgress(t.Context(), user, video.ID, 90+i)
-			if apperr.KindOf(err) == apperr.Conflict {
-				// Losing maxAttempts races in a row is allowed by the
-				// contract (the client retries); it must not corrupt state.
-				err = nil
+		const reports = 8
+		var wg sync.WaitGroup
+		errs := make(chan error, reports)
+		for i := range reports {
+			wg.Go(func() {
+				_, err := svc.RecordProgress(t.Context(), user, video.ID, 90+i)
+				if apperr.KindOf(err) == apperr.Conflict {
+					// Losing maxAttempts races in a row is allowed by the
+					// contract (the client retries); it must not corrupt state.
+					err = nil
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("RecordProgress: %v", err)
 			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("RecordProgress: %v", err)
 		}
-	}
-	var watched, progressed int
-	for _, typ := range ob.types(t, user) {
-		switch typ {
-		case "VideoWatched":
-			watched++
-		case "WatchProgressed":
-			progressed++
+		var watched, progressed int
+		for _, typ := range ob.types(t, user) {
+			switch typ {
+			case "VideoWatched":
+				watched++
+			case "WatchProgressed":
+				progressed++
+			}
 		}
-	}
-	if watched != 1 || progressed == 0 {
-		t.Fatalf("committed %d VideoWatched and %d WatchProgressed, want exactly 1 VideoWatched", watched, progressed)
+		if watched != 1 || progressed == 0 {
+			t.Fatalf("committed %d VideoWatched and %d WatchProgressed, want exactly 1 VideoWatched", watched, progressed)
+		}
 	}
 }

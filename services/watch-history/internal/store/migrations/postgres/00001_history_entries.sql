@@ -2,8 +2,8 @@
 CREATE TABLE history_entries (
     user_id          UUID        NOT NULL,
     video_id         UUID        NOT NULL,
-    -- title and duration_seconds are a copy of the catalogue's, kept fresh by
-    -- VideoUpdated; video_updated_at is the catalogue version they came from.
+    -- title and duration_seconds are a copy of the catalog's, kept fresh by
+    -- VideoUpdated; video_updated_at is the catalog version they came from.
     title            TEXT        NOT NULL,
     duration_seconds INTEGER     NOT NULL CHECK (duration_seconds > 0),
     position_seconds INTEGER     NOT NULL CHECK (position_seconds >= 0 AND position_seconds <= duration_seconds),

@@ -1,7 +1,7 @@
-// Package catalogue looks videos up in the video service over gRPC, as
-// domain.Catalogue. It is the only place that knows how the video service
+// Package catalog looks videos up in the video service over gRPC, as
+// domain.Catalog. It is the only place that knows how the video service
 // answers, and turns those answers into the domain's vocabulary.
-package catalogue
+package catalog
 
 import (
 	"context"
@@ -16,20 +16,20 @@ import (
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 )
 
-// Client implements domain.Catalogue with a VideoService client. Deadlines
+// Client implements domain.Catalog with a VideoService client. Deadlines
 // and retries of transient failures come from the connection (grpcx.Dial).
 type Client struct {
 	videos videov1.VideoServiceClient
 }
 
-var _ domain.Catalogue = (*Client)(nil)
+var _ domain.Catalog = (*Client)(nil)
 
-// New returns a Catalogue backed by videos.
+// New returns a Catalog backed by videos.
 func New(videos videov1.VideoServiceClient) *Client {
 	return &Client{videos: videos}
 }
 
-// Video returns the catalogue's current view of one video.
+// Video returns the catalog's current view of one video.
 func (c *Client) Video(ctx context.Context, id uuid.UUID) (domain.Video, error) {
 	resp, err := c.videos.GetVideo(ctx, &videov1.GetVideoRequest{Id: id.String()})
 	if err != nil {
@@ -62,7 +62,7 @@ func fromStatus(id uuid.UUID, err error) error {
 	case codes.NotFound:
 		return &apperr.Error{Kind: apperr.NotFound, Message: fmt.Sprintf("video %s not found", id), Err: wrapped}
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Canceled:
-		return &apperr.Error{Kind: apperr.Unavailable, Message: "the video catalogue is temporarily unavailable", Err: wrapped}
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "the video catalog is temporarily unavailable", Err: wrapped}
 	default:
 		return contractError(id, wrapped)
 	}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,8 +54,14 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := requireJSONContentType(r); err != nil {
 		return err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	// encoding/json decodes a literal null into a struct as "no change", so a
+	// null body would pass as an empty object and reach validation looking
+	// like a client that sent {}. No request of this API is null.
+	if isNull(body) {
+		return &apperr.Error{Kind: apperr.Invalid, Message: "request body must be a JSON object, not null"}
+	}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -69,6 +76,23 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		return decodeError(err)
 	default:
 		return &apperr.Error{Kind: apperr.Invalid, Message: "request body must contain a single JSON value", Err: err}
+	}
+}
+
+// isNull reports whether the next non-space byte of body starts a JSON null
+// (the only JSON value that begins with 'n'), without consuming the value.
+func isNull(body *bufio.Reader) bool {
+	for {
+		b, err := body.Peek(1)
+		if err != nil {
+			return false
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			_, _ = body.Discard(1)
+		default:
+			return b[0] == 'n'
+		}
 	}
 }
 

@@ -84,6 +84,7 @@ func TestDecodeJSONRejections(t *testing.T) {
 		{name: "wrong nested type", body: `{"meta":{"views":"many"}}`, status: 400, field: "meta.views"},
 		{name: "wrong element type", body: `{"tags":[1]}`, status: 400, detail: "string", field: "tags"},
 		{name: "not an object", body: `[]`, status: 400, detail: "must be a JSON object"},
+		{name: "null", body: " null", status: 400, detail: "not null"},
 		{name: "bad uuid", body: `{"owner_id":"nope"}`, status: 400, detail: "invalid request body"},
 		{name: "second object", body: `{"title":"a"}{"title":"b"}`, status: 400, detail: "single JSON value"},
 		{name: "trailing garbage", body: `{"title":"a"} x`, status: 400, detail: "single JSON value"},

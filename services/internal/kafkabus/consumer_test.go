@@ -187,8 +187,8 @@ func TestConsumerAppliesADuplicateOnce(t *testing.T) {
 		}
 		// At least one: a rebalance may redeliver a record a second time,
 		// which is what the inbox is for.
-		if n := countOutcome(spans, "duplicate"); n != 1 {
-			t.Errorf("XDEBUG duplicates=%d processed=%d", n, countOutcome(spans, "processed"))
+		if n := countOutcome(spans, "duplicate"); n < 1 {
+			t.Fatalf("no process span with outcome duplicate; the second copy was not recognised")
 		}
 	})
 }

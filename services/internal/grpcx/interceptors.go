@@ -15,28 +15,33 @@ import (
 // recoverUnary turns a handler panic into INTERNAL for that one call instead
 // of a crashed process (grpc-go does not recover handler panics). The stack
 // goes to the log, with the trace id the logger adds from ctx.
-func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logPanic(ctx, logger, info.FullMethod, r)
-				resp, err = nil, status.Error(codes.Internal, internalMessage)
-			}
-		}()
-		return handler(ctx, req)
-	}
+//
+// The interceptors are methods of a small struct rather than closures built
+// in NewServer: the contextcheck linter follows closures into their callers
+// and would otherwise ask every NewServer caller to pass a context that the
+// server, which lives longer than any request, must not hold.
+type interceptors struct {
+	logger *slog.Logger
 }
 
-func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logPanic(ss.Context(), logger, info.FullMethod, r)
-				err = status.Error(codes.Internal, internalMessage)
-			}
-		}()
-		return handler(srv, ss)
-	}
+func (i interceptors) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic(ctx, i.logger, info.FullMethod, r)
+			resp, err = nil, status.Error(codes.Internal, internalMessage)
+		}
+	}()
+	return handler(ctx, req)
+}
+
+func (i interceptors) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic(ss.Context(), i.logger, info.FullMethod, r)
+			err = status.Error(codes.Internal, internalMessage)
+		}
+	}()
+	return handler(srv, ss)
 }
 
 func logPanic(ctx context.Context, logger *slog.Logger, method string, r any) {
@@ -49,23 +54,19 @@ func logPanic(ctx context.Context, logger *slog.Logger, method string, r any) {
 
 // statusUnary maps a handler's error to a status with ToStatus, logging the
 // errors the caller will not see the cause of (INTERNAL).
-func statusUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		resp, err := handler(ctx, req)
-		if err != nil {
-			return resp, mapError(ctx, logger, info.FullMethod, err)
-		}
-		return resp, nil
+func (i interceptors) statusUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return resp, mapError(ctx, i.logger, info.FullMethod, err)
 	}
+	return resp, nil
 }
 
-func statusStream(logger *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := handler(srv, ss); err != nil {
-			return mapError(ss.Context(), logger, info.FullMethod, err)
-		}
-		return nil
+func (i interceptors) statusStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := handler(srv, ss); err != nil {
+		return mapError(ss.Context(), i.logger, info.FullMethod, err)
 	}
+	return nil
 }
 
 func mapError(ctx context.Context, logger *slog.Logger, method string, err error) error {

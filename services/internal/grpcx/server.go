@@ -33,7 +33,7 @@ const (
 // or override limits.
 func NewServer(p telemetry.Providers, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	p = withDefaults(p)
-	logger := p.Logger
+	ic := interceptors{logger: p.Logger}
 	base := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(p.Tracer),
@@ -42,8 +42,8 @@ func NewServer(p telemetry.Providers, opts ...grpc.ServerOption) (*grpc.Server, 
 		)),
 		// Recovery is outermost so that a panic anywhere inside, including
 		// in the error mapping, still becomes a status.
-		grpc.ChainUnaryInterceptor(recoverUnary(logger), statusUnary(logger)),
-		grpc.ChainStreamInterceptor(recoverStream(logger), statusStream(logger)),
+		grpc.ChainUnaryInterceptor(ic.recoverUnary, ic.statusUnary),
+		grpc.ChainStreamInterceptor(ic.recoverStream, ic.statusStream),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			// Refuse clients that ping abusively; ours ping every 30 s.
 			MinTime:             serverMinPingTime,

@@ -155,7 +155,7 @@ func NewConsumer(cfg ConsumerConfig, db *database.DB, h Handler, p telemetry.Pro
 	}, nil
 }
 
-// Run consumes until ctx is cancelled, then returns nil; it returns an error
+// Run consumes until ctx is canceled, then returns nil; it returns an error
 // only if it cannot go on. Call it once.
 //
 // For each record, in partition order: the handler runs in a transaction
@@ -265,7 +265,13 @@ func (c *Consumer) process(ctx context.Context, m Message, dlq Publisher) bool {
 	// from ctx's cancellation (keeping its values). Only the waits between
 	// attempts watch ctx.
 	work := context.WithoutCancel(ctx)
-	work, span := c.startProcessSpan(work, m)
+	// The producer's span context becomes the parent (one trace from the
+	// HTTP request to this handler) and is linked as well: the messaging
+	// conventions model the producer-consumer relation as a link, and a
+	// backend that starts a new trace for a long-delayed consumer still
+	// shows where the record came from.
+	work = c.p.Propagator.Extract(work, Carrier(&m.Headers))
+	work, span := c.tracer.Start(work, m.Topic+" process", c.processSpanOptions(work, m)...)
 	defer span.End()
 
 	outcome := c.deliver(ctx, work, span, m, dlq)
@@ -454,13 +460,9 @@ func (c *Consumer) purge(ctx context.Context) {
 	}
 }
 
-func (c *Consumer) startProcessSpan(ctx context.Context, m Message) (context.Context, trace.Span) {
-	// The producer's span context becomes the parent (one trace from the
-	// HTTP request to this handler) and is linked as well: the messaging
-	// conventions model the producer-consumer relation as a link, and a
-	// backend that starts a new trace for a long-delayed consumer still
-	// shows where the record came from.
-	ctx = c.p.Propagator.Extract(ctx, Carrier(&m.Headers))
+// processSpanOptions returns the options of m's CONSUMER span; ctx holds the
+// producer's span context extracted from m.
+func (c *Consumer) processSpanOptions(ctx context.Context, m Message) []trace.SpanStartOption {
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
@@ -479,7 +481,7 @@ func (c *Consumer) startProcessSpan(ctx context.Context, m Message) (context.Con
 	if producer := trace.SpanContextFromContext(ctx); producer.IsValid() {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
 	}
-	return c.tracer.Start(ctx, m.Topic+" process", opts...)
+	return opts
 }
 
 // eventID returns m's ce_id in canonical form, so that "ABC..." and

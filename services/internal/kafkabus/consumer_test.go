@@ -188,7 +188,7 @@ func TestConsumerAppliesADuplicateOnce(t *testing.T) {
 		// At least one: a rebalance may redeliver a record a second time,
 		// which is what the inbox is for.
 		if n := countOutcome(spans, "duplicate"); n < 1 {
-			t.Fatalf("no process span with outcome duplicate; the second copy was not recognised")
+			t.Fatalf("no process span with outcome duplicate; the second copy was not recognized")
 		}
 	})
 }
@@ -232,11 +232,15 @@ func TestConsumerDeadLettersPoisonAndMovesOn(t *testing.T) {
 		if len(got) != 1 || got[good] != 1 {
 			t.Fatalf("effects = %v, want only %s once", got, good)
 		}
-		if n := attemptsOnFailing.Load(); n != 3 {
-			t.Fatalf("failing record tried %d times, want MaxAttempts = 3", n)
+		// A rebalance may hand a record to the consumer twice; each delivery
+		// gets MaxAttempts and may be dead-lettered again. DLQ readers
+		// deduplicate by ce_id like any consumer, and so does this test.
+		if n := attemptsOnFailing.Load(); n < 3 || n%3 != 0 {
+			t.Fatalf("failing record tried %d times, want MaxAttempts = 3 per delivery", n)
 		}
+		dlq = firstPerOriginalOffset(dlq)
 		if len(dlq) != 3 {
-			t.Fatalf("DLQ holds %d records, want 3", len(dlq))
+			t.Fatalf("DLQ holds records of %d original offsets, want 3", len(dlq))
 		}
 		want := []struct {
 			original  kafka.Message
@@ -321,9 +325,10 @@ func TestConsumerShutdownFinishesAndCommitsTheRecordInFlight(t *testing.T) {
 		kafkatest.Publish(t, f.brokers, record(t, f.topic, id, "u1", progressed("v1")))
 
 		entered := make(chan struct{})
+		var enteredOnce sync.Once
 		release := make(chan struct{})
 		h := func(ctx context.Context, tx *sql.Tx, m kafkabus.Message) error {
-			close(entered)
+			enteredOnce.Do(func() { close(entered) })
 			<-release
 			return effectHandler(ctx, tx, m)
 		}
@@ -400,7 +405,7 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 		}
 		got := map[attribute.Key]string{}
 		for _, kv := range process.Attributes {
-			got[kv.Key] = kv.Value.Emit()
+			got[kv.Key] = kv.Value.String()
 		}
 		for k, v := range want {
 			if got[k] != v {
@@ -454,6 +459,20 @@ func waitCommitted(t *testing.T, f fixture, partition int, offset int64) {
 		}
 		return nil
 	})
+}
+
+// firstPerOriginalOffset keeps the first DLQ record of each original offset.
+func firstPerOriginalOffset(dlq []kafka.Message) []kafka.Message {
+	seen := map[string]bool{}
+	var out []kafka.Message
+	for _, m := range dlq {
+		off := headers(m)[kafkabus.HeaderDLQOriginalOffset]
+		if !seen[off] {
+			seen[off] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func countOutcome(spans *tracetest.SpanRecorder, outcome string) int {

@@ -23,7 +23,7 @@ var migrations embed.FS
 // version numbers for their own.
 const inboxVersionTable = "kafkabus_goose_db_version"
 
-// inboxLockID is the PostgreSQL advisory lock that serialises inbox
+// inboxLockID is the PostgreSQL advisory lock that serializes inbox
 // migrations across replicas starting at once. A key of its own (goose's
 // default is shared by every goose user) keeps them from queueing behind an
 // unrelated migration.

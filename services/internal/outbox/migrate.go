@@ -21,7 +21,7 @@ var migrations embed.FS
 // version numbers for their own.
 const versionTable = "outbox_goose_db_version"
 
-// migrationLockID is the PostgreSQL advisory lock serialising outbox
+// migrationLockID is the PostgreSQL advisory lock serializing outbox
 // migrations across replicas starting at once; a key of its own, so they do
 // not queue behind the service's migrations (goose's default key).
 const migrationLockID int64 = 0x6f7574626f78 // "outbox"

@@ -39,7 +39,7 @@ func migrated(t *testing.T, db *database.DB) {
 	}
 }
 
-func enqueue(t *testing.T, ctx context.Context, db *database.DB, ob *outbox.Outbox, events ...outbox.Event) {
+func enqueue(ctx context.Context, t *testing.T, db *database.DB, ob *outbox.Outbox, events ...outbox.Event) {
 	t.Helper()
 	if err := db.InTx(ctx, func(tx *sql.Tx) error { return ob.Enqueue(ctx, tx, events...) }); err != nil {
 		t.Fatalf("enqueue: %v", err)
@@ -130,7 +130,7 @@ func TestCommittedEventIsPublishedWithCloudEventsHeadersAndTrace(t *testing.T) {
 		ctx := baggage.ContextWithBaggage(t.Context(), bag)
 		ctx, request := p.Tracer.Tracer("test").Start(ctx, "PUT /v1/history/{video_id}", trace.WithSpanKind(trace.SpanKindServer))
 		before := time.Now().UTC()
-		enqueue(t, ctx, db, ob, outbox.Event{Topic: topic, Key: "user-42", Payload: progressed("user-42", 30)})
+		enqueue(ctx, t, db, ob, outbox.Event{Topic: topic, Key: "user-42", Payload: progressed("user-42", 30)})
 		request.End()
 
 		relay := outbox.NewRelay(db, producer(t, brokers), p, outbox.RelayOptions{})
@@ -207,7 +207,7 @@ func TestOneTraceFromRequestThroughRelayToConsumer(t *testing.T) {
 		ob := outbox.New(db, "/services/watch-history", producerSide)
 
 		ctx, request := producerSide.Tracer.Tracer("test").Start(t.Context(), "PUT /v1/history/{video_id}")
-		enqueue(t, ctx, db, ob, outbox.Event{Topic: topic, Key: "u1", Payload: progressed("u1", 1)})
+		enqueue(ctx, t, db, ob, outbox.Event{Topic: topic, Key: "u1", Payload: progressed("u1", 1)})
 		request.End()
 		runRelay(t, outbox.NewRelay(db, producer(t, brokers), producerSide, outbox.RelayOptions{Wake: ob.Wakeups()}))
 		ob.Notify()
@@ -217,7 +217,7 @@ func TestOneTraceFromRequestThroughRelayToConsumer(t *testing.T) {
 			func(context.Context, *sql.Tx, kafkabus.Message) error {
 				select {
 				case handled <- struct{}{}:
-				default: // a redelivery; the first one was signalled
+				default: // a redelivery; the first one was signaled
 				}
 				return nil
 			}, consumerSide)
@@ -272,7 +272,7 @@ func TestEventsWaitWhileKafkaIsDownAndArriveExactlyOnceAfter(t *testing.T) {
 		const n = 30
 		for i := range n {
 			// Writes keep succeeding while the broker is unreachable.
-			enqueue(t, t.Context(), db, ob, outbox.Event{Topic: topic, Key: fmt.Sprintf("user-%d", i%7), Payload: progressed("u", int32(i))})
+			enqueue(t.Context(), t, db, ob, outbox.Event{Topic: topic, Key: fmt.Sprintf("user-%d", i%7), Payload: progressed("u", int32(i))})
 			ob.Notify()
 		}
 		kafkatest.Eventually(t, func() error {
@@ -333,7 +333,7 @@ func TestTwoRelaysKeepPerKeyOrder(t *testing.T) {
 				// One key's events in order, in transactions that commit
 				// one after the other, like requests on one aggregate.
 				for i := from; i < to; i++ {
-					enqueue(t, t.Context(), db, ob, outbox.Event{Topic: topic, Key: fmt.Sprintf("user-%02d", k), Payload: progressed("u", int32(i))})
+					enqueue(t.Context(), t, db, ob, outbox.Event{Topic: topic, Key: fmt.Sprintf("user-%02d", k), Payload: progressed("u", int32(i))})
 				}
 			})
 		}
@@ -396,7 +396,7 @@ func TestWakeStartsAPassOfAnIdleRelay(t *testing.T) {
 	runRelay(t, outbox.NewRelay(db, producer(t, brokers), telemetry.Noop(), outbox.RelayOptions{PollInterval: time.Hour, Wake: wake}))
 	wake <- struct{}{} // the relay is past its first pass and idle
 
-	enqueue(t, t.Context(), db, ob, outbox.Event{Topic: topic, Key: "u1", Payload: progressed("u1", 1)})
+	enqueue(t.Context(), t, db, ob, outbox.Event{Topic: topic, Key: "u1", Payload: progressed("u1", 1)})
 	wake <- struct{}{}
 	kafkatest.WaitForRecords(t, brokers, topic, 1)
 }
@@ -517,7 +517,7 @@ func checkAttributes(t *testing.T, s sdktrace.ReadOnlySpan, want map[attribute.K
 	t.Helper()
 	got := map[attribute.Key]string{}
 	for _, kv := range s.Attributes() {
-		got[kv.Key] = kv.Value.Emit()
+		got[kv.Key] = kv.Value.String()
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -48,7 +48,7 @@ type RelayOptions struct {
 	// PublishTimeout bounds one batch's publish (default 15 s). On
 	// PostgreSQL the claiming transaction stays open that long at most.
 	PublishTimeout time.Duration
-	// Wake, if set, starts a pass at once when signalled; pass
+	// Wake, if set, starts a pass at once when signaled; pass
 	// Outbox.Wakeups().
 	Wake <-chan struct{}
 }
@@ -168,18 +168,18 @@ func NewRelay(db *database.DB, pub kafkabus.Publisher, p telemetry.Providers, op
 	return r
 }
 
-// Run relays until ctx is cancelled, then returns nil. A pass that publishes
+// Run relays until ctx is canceled, then returns nil. A pass that publishes
 // something is followed at once by the next; an idle relay waits
 // PollInterval or a Wake signal; a failed pass backs off. Errors are logged
 // and counted, never returned: the relay's job is to keep trying.
 func (r *Relay) Run(ctx context.Context) error {
 	reg, err := r.registerBacklogGauge()
 	if err != nil {
-		r.log.Error("register outbox backlog gauge", slog.Any("error", err))
+		r.log.ErrorContext(ctx, "register outbox backlog gauge", slog.Any("error", err))
 	} else {
 		defer func() {
 			if err := reg.Unregister(); err != nil {
-				r.log.Warn("unregister outbox backlog gauge", slog.Any("error", err))
+				r.log.WarnContext(ctx, "unregister outbox backlog gauge", slog.Any("error", err))
 			}
 		}()
 	}
@@ -475,7 +475,9 @@ func deleteRows(ctx context.Context, tx *sql.Tx, rows []row) error {
 		args[i] = rw.seq
 		marks[i] = "$" + strconv.Itoa(i+1)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox_events WHERE seq IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
+	// Only placeholders are concatenated; the values are bound.
+	query := `DELETE FROM outbox_events WHERE seq IN (` + strings.Join(marks, ", ") + `)` //nolint:gosec // G202: placeholders, not values
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("delete published outbox events: %w", err)
 	}
 	return nil

@@ -136,7 +136,6 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
 	}
-	//nolint:contextcheck // grpcx.NewServer builds interceptors; each call runs with its own request context
 	grpcSrv, grpcHealth := grpcx.NewServer(p)
 	grpcapi.Register(grpcSrv, svc)
 

@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
 	}
-	grpcSrv, grpcHealth := grpcx.NewServer(p) //nolint:contextcheck // false positive: grpcx's stream recoverer logs with the stream's own context
+	grpcSrv, grpcHealth := grpcx.NewServer(p)
 	grpcapi.Register(grpcSrv, svc)
 
 	httpLn, err := lifecycle.Listen(ctx, cfg.HTTPAddr)

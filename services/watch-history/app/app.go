@@ -66,11 +66,11 @@ type Config struct {
 	VideoGRPCAddr string `env:"VIDEO_GRPC_ADDR, default=127.0.0.1:9082"`
 	// KafkaBrokers are the bootstrap brokers, comma-separated.
 	KafkaBrokers []string `env:"KAFKA_BROKERS, default=127.0.0.1:9092"`
-	// KafkaEnsureTopics creates the topics the service produces to and
-	// consumes from (and their dead-letter topics) when they are missing.
-	// Right for `make run` and tests; in Kubernetes the topic operator owns
-	// topics and this is switched off.
-	KafkaEnsureTopics bool `env:"KAFKA_ENSURE_TOPICS, default=true"`
+	// KafkaTopicsManaged says someone else owns the topics (in Kubernetes,
+	// the topic operator). Otherwise, as in `make run` and tests, the
+	// service creates the topics it produces to and consumes from, and
+	// their dead-letter topics, when they are missing.
+	KafkaTopicsManaged bool `env:"KAFKA_TOPICS_MANAGED, default=false"`
 
 	// ShutdownTimeout bounds each shutdown phase; DrainDelay keeps serving
 	// after readiness turns false so load balancers catch up (a few seconds
@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	grpcSrv, grpcHealth := grpcx.NewServer(p) //nolint:contextcheck // false positive: grpcx's stream recoverer logs with the stream's own context
+	grpcSrv, grpcHealth := grpcx.NewServer(p)
 	grpcapi.Register(grpcSrv, svc)
 
 	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)

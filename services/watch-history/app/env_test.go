@@ -104,16 +104,15 @@ func startDependencies(t *testing.T) *env {
 func historyConfig(t *testing.T, e *env, databaseURL string) app.Config {
 	t.Helper()
 	return app.Config{
-		HTTPAddr:          "127.0.0.1:0",
-		GRPCAddr:          "127.0.0.1:0",
-		DatabaseURL:       databaseURL,
-		UserGRPCAddr:      e.userGRPC,
-		VideoGRPCAddr:     e.videoGRPC,
-		KafkaBrokers:      e.brokers,
-		KafkaEnsureTopics: true,
-		UsersGroup:        kafkatest.Name(t, "watch-history.users"),
-		VideosGroup:       kafkatest.Name(t, "watch-history.videos"),
-		ConsumerBackoff:   kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
+		HTTPAddr:        "127.0.0.1:0",
+		GRPCAddr:        "127.0.0.1:0",
+		DatabaseURL:     databaseURL,
+		UserGRPCAddr:    e.userGRPC,
+		VideoGRPCAddr:   e.videoGRPC,
+		KafkaBrokers:    e.brokers,
+		UsersGroup:      kafkatest.Name(t, "watch-history.users"),
+		VideosGroup:     kafkatest.Name(t, "watch-history.videos"),
+		ConsumerBackoff: kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
 	}
 }
 

@@ -23,19 +23,19 @@ var topicsBackoff = kafkabus.Backoff{Initial: 200 * time.Millisecond, Max: 5 * t
 // events stay safe in the outbox.
 type topics struct {
 	brokers []string
-	enabled bool
+	managed bool
 	log     *slog.Logger
 	ready   chan struct{}
 }
 
 func newTopics(cfg Config, log *slog.Logger) *topics {
-	return &topics{brokers: cfg.KafkaBrokers, enabled: cfg.KafkaEnsureTopics, log: log, ready: make(chan struct{})}
+	return &topics{brokers: cfg.KafkaBrokers, managed: cfg.KafkaTopicsManaged, log: log, ready: make(chan struct{})}
 }
 
 // ensure is a lifecycle worker that finishes once the topics exist.
 func (t *topics) ensure(ctx context.Context) error {
 	defer close(t.ready)
-	if !t.enabled {
+	if t.managed {
 		return nil
 	}
 	// Consumed topics are ensured too, although their producers own them:

@@ -41,16 +41,16 @@ const waitTimeout = 30 * time.Second
 // Broker returns the bootstrap addresses of a broker for t: the real cluster
 // named by VIDSTREAM_TEST_KAFKA_BROKERS if set, else a fresh single-node
 // kfake cluster on a random 127.0.0.1 port, closed when t ends.
-func Broker(t testing.TB) []string {
-	t.Helper()
+func Broker(tb testing.TB) []string {
+	tb.Helper()
 	if env := os.Getenv(EnvBrokers); env != "" {
 		return strings.Split(env, ",")
 	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
-		t.Fatalf("kafkatest: start kfake: %v", err)
+		tb.Fatalf("kafkatest: start kfake: %v", err)
 	}
-	t.Cleanup(c.Close)
+	tb.Cleanup(c.Close)
 	return c.ListenAddrs()
 }
 
@@ -74,20 +74,20 @@ type Cluster struct {
 }
 
 // NewCluster starts a restartable broker, closed when t ends.
-func NewCluster(t testing.TB) *Cluster {
-	t.Helper()
-	c := &Cluster{t: t, dir: t.TempDir()}
+func NewCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	c := &Cluster{t: tb, dir: tb.TempDir()}
 	c.start(0)
 	addr := c.c.ListenAddrs()[0]
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		t.Fatalf("kafkatest: parse kfake address %q: %v", addr, err)
+		tb.Fatalf("kafkatest: parse kfake address %q: %v", addr, err)
 	}
 	c.port, err = strconv.Atoi(port)
 	if err != nil {
-		t.Fatalf("kafkatest: parse kfake port %q: %v", port, err)
+		tb.Fatalf("kafkatest: parse kfake port %q: %v", port, err)
 	}
-	t.Cleanup(c.Stop)
+	tb.Cleanup(c.Stop)
 	return c
 }
 
@@ -142,13 +142,13 @@ var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 // Name returns a topic or consumer group name unique to this test and run:
 // "<prefix>.<test name>.<random>". Kafka allows [a-zA-Z0-9._-], at most 249
 // characters.
-func Name(t testing.TB, prefix string) string {
-	t.Helper()
+func Name(tb testing.TB, prefix string) string {
+	tb.Helper()
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatalf("kafkatest: random name: %v", err)
+		tb.Fatalf("kafkatest: random name: %v", err)
 	}
-	test := unsafeName.ReplaceAllString(t.Name(), "_")
+	test := unsafeName.ReplaceAllString(tb.Name(), "_")
 	if len(test) > 150 {
 		test = test[len(test)-150:]
 	}
@@ -157,35 +157,35 @@ func Name(t testing.TB, prefix string) string {
 
 // CreateTopic creates topic and its dead-letter topic with the given number
 // of partitions, failing t on error.
-func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+func CreateTopic(tb testing.TB, brokers []string, topic string, partitions int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), waitTimeout)
 	defer cancel()
 	if err := kafkabus.EnsureTopics(ctx, brokers, kafkabus.TopicSpec{Name: topic, Partitions: partitions}); err != nil {
-		t.Fatalf("kafkatest: create topic %s: %v", topic, err)
+		tb.Fatalf("kafkatest: create topic %s: %v", topic, err)
 	}
 }
 
 // Records returns every record currently in topic, partition by partition,
 // each partition in offset order.
-func Records(t testing.TB, brokers []string, topic string) []kafka.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+func Records(tb testing.TB, brokers []string, topic string) []kafka.Message {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), waitTimeout)
 	defer cancel()
 	msgs, err := records(ctx, brokers, topic)
 	if err != nil {
-		t.Fatalf("kafkatest: read %s: %v", topic, err)
+		tb.Fatalf("kafkatest: read %s: %v", topic, err)
 	}
 	return msgs
 }
 
 // WaitForRecords polls topic until it holds at least n records and returns
 // them all (see Records); it fails t if that takes too long.
-func WaitForRecords(t testing.TB, brokers []string, topic string, n int) []kafka.Message {
-	t.Helper()
+func WaitForRecords(tb testing.TB, brokers []string, topic string, n int) []kafka.Message {
+	tb.Helper()
 	var got []kafka.Message
-	Eventually(t, func() error {
-		ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	Eventually(tb, func() error {
+		ctx, cancel := context.WithTimeout(tb.Context(), waitTimeout)
 		defer cancel()
 		msgs, err := records(ctx, brokers, topic)
 		if err != nil {
@@ -267,8 +267,8 @@ func readPartition(ctx context.Context, brokers []string, topic string, partitio
 // Publish writes msgs synchronously with a plain kafka-go writer (acks=all,
 // hash balancer, like kafkabus.Producer), for tests that need records the
 // outbox did not produce: duplicates, poison.
-func Publish(t testing.TB, brokers []string, msgs ...kafka.Message) {
-	t.Helper()
+func Publish(tb testing.TB, brokers []string, msgs ...kafka.Message) {
+	tb.Helper()
 	transport := &kafka.Transport{}
 	defer transport.CloseIdleConnections()
 	w := &kafka.Writer{
@@ -279,24 +279,24 @@ func Publish(t testing.TB, brokers []string, msgs ...kafka.Message) {
 		Transport:    transport,
 	}
 	defer func() { _ = w.Close() }()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	ctx, cancel := context.WithTimeout(tb.Context(), waitTimeout)
 	defer cancel()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatalf("kafkatest: publish: %v", err)
+		tb.Fatalf("kafkatest: publish: %v", err)
 	}
 }
 
 // CommittedOffsets returns the group's committed offset per partition of
 // topic (-1 where none is committed).
-func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[int]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+func CommittedOffsets(tb testing.TB, brokers []string, group, topic string) map[int]int64 {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), waitTimeout)
 	defer cancel()
 	client, closeClient := newClient(brokers)
 	defer closeClient()
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil || len(md.Topics) != 1 {
-		t.Fatalf("kafkatest: metadata for %s: %v", topic, err)
+		tb.Fatalf("kafkatest: metadata for %s: %v", topic, err)
 	}
 	var parts []int
 	for _, p := range md.Topics[0].Partitions {
@@ -307,7 +307,7 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[i
 		err = res.Error
 	}
 	if err != nil {
-		t.Fatalf("kafkatest: committed offsets of %s: %v", group, err)
+		tb.Fatalf("kafkatest: committed offsets of %s: %v", group, err)
 	}
 	out := make(map[int]int64)
 	for _, p := range res.Topics[topic] {
@@ -320,12 +320,12 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[i
 // members members. Until then a group consumer may not own its partitions
 // yet, and a record can even reach two members across the rebalance, which
 // is why assertions should wait for this first.
-func WaitGroupStable(t testing.TB, brokers []string, group string, members int) {
-	t.Helper()
+func WaitGroupStable(tb testing.TB, brokers []string, group string, members int) {
+	tb.Helper()
 	client, closeClient := newClient(brokers)
 	defer closeClient()
-	Eventually(t, func() error {
-		res, err := client.DescribeGroups(t.Context(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	Eventually(tb, func() error {
+		res, err := client.DescribeGroups(tb.Context(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
 		if err != nil {
 			return err
 		}
@@ -356,8 +356,8 @@ func newClient(brokers []string) (*kafka.Client, func()) {
 // Eventually polls cond every few milliseconds until it returns nil, and
 // fails t with cond's last error if that takes longer than 30 s. It is how
 // tests wait for asynchronous effects without sleeping a guessed duration.
-func Eventually(t testing.TB, cond func() error) {
-	t.Helper()
+func Eventually(tb testing.TB, cond func() error) {
+	tb.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	wait := 5 * time.Millisecond
 	for {
@@ -365,8 +365,8 @@ func Eventually(t testing.TB, cond func() error) {
 		if err == nil {
 			return
 		}
-		if time.Now().After(deadline) || t.Context().Err() != nil {
-			t.Fatalf("kafkatest: condition not met within %s: %v", waitTimeout, errors.Join(err, t.Context().Err()))
+		if time.Now().After(deadline) || tb.Context().Err() != nil {
+			tb.Fatalf("kafkatest: condition not met within %s: %v", waitTimeout, errors.Join(err, tb.Context().Err()))
 		}
 		time.Sleep(wait)
 		wait = min(wait*2, 200*time.Millisecond)

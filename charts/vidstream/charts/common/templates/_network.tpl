@@ -1,0 +1,57 @@
+{{/*
+NetworkPolicy building blocks. The umbrella chart denies all traffic to and
+from the release's pods and allows DNS; each chart then allows exactly the
+flows of its component. Peers inside the release are selected by pod
+labels; an external endpoint (global.kafka.bootstrapServers, an external
+database, global.otlp.endpoint) is reached on its port, at the addresses
+global.networkPolicy.externalEgressTo lists (anywhere when empty).
+*/}}
+
+{{/* common.networkPolicyEnabled: "true" unless global.networkPolicy.enabled is false. */}}
+{{- define "common.networkPolicyEnabled" -}}
+{{- $np := (.Values.global | default dict).networkPolicy | default dict -}}
+{{- if hasKey $np "enabled" }}{{ $np.enabled }}{{ else }}true{{ end -}}
+{{- end -}}
+
+{{/* common.peer (dict "root" $ "chart" "kafka"): a "from"/"to" peer selecting a chart's pods. */}}
+{{- define "common.peer" -}}
+- podSelector:
+    matchLabels:
+      {{- include "common.selectorLabelsOf" . | nindent 6 }}
+{{- end -}}
+
+{{/* common.externalPeers: the "to" peers of an external endpoint; nothing (anywhere) when none are configured. */}}
+{{- define "common.externalPeers" -}}
+{{- $np := (.Values.global | default dict).networkPolicy | default dict -}}
+{{- with $np.externalEgressTo }}
+to:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* common.tcpPorts (list 9092 9093): a NetworkPolicy "ports" list. */}}
+{{- define "common.tcpPorts" -}}
+ports:
+{{- range . }}
+  - protocol: TCP
+    port: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* common.portsOfHostPorts "a:9092,b:9093": the distinct ports of a host:port list, as JSON. */}}
+{{- define "common.portsOfHostPorts" -}}
+{{- $ports := list -}}
+{{- range splitList "," . -}}
+{{- $p := regexFind "[0-9]+$" (trim .) -}}
+{{- if not $p }}{{ fail (printf "%q has no port (want host:port)" (trim .)) }}{{ end -}}
+{{- $ports = append $ports ($p | int) -}}
+{{- end -}}
+{{- $ports | uniq | toJson -}}
+{{- end -}}
+
+{{/* common.portOfURL "http://otel:4317": the URL's port, or the scheme's default. */}}
+{{- define "common.portOfURL" -}}
+{{- $u := urlParse . -}}
+{{- $p := regexFind ":[0-9]+$" $u.host | trimPrefix ":" -}}
+{{- if $p }}{{ $p }}{{ else if eq $u.scheme "https" }}443{{ else }}80{{ end -}}
+{{- end -}}

@@ -33,7 +33,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err := config.Load(ctx, getenv, &cfg); err != nil {
 		return err
 	}
-	p, shutdown, err := telemetry.Setup(ctx, "user", getenv, stdout)
+	p, shutdown, err := telemetry.Setup(ctx, app.ServiceName, getenv, stdout)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}

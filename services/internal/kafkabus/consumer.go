@@ -39,22 +39,28 @@ type Handler func(ctx context.Context, tx *sql.Tx, m Message) error
 // own headers, so that whoever inspects the dead-letter topic sees what
 // failed, where, and why, and can replay the record to its original topic.
 const (
-	HeaderDLQError           = "x-dlq-error"
-	HeaderDLQAttempts        = "x-dlq-attempts"
-	HeaderDLQPermanent       = "x-dlq-permanent"
-	HeaderDLQOriginalTopic   = "x-dlq-original-topic"
-	HeaderDLQOriginalPart    = "x-dlq-original-partition"
-	HeaderDLQOriginalOffset  = "x-dlq-original-offset"
-	HeaderDLQConsumerGroup   = "x-dlq-consumer-group"
-	HeaderDLQFailedAt        = "x-dlq-failed-at"
-	dlqHeaderPrefix          = "x-dlq-"
-	maxDLQErrorLen           = 2048
-	defaultMaxAttempts       = 5
-	defaultHandlerTimeout    = 30 * time.Second
-	commitTimeout            = 10 * time.Second
-	dlqPublishTimeout        = 10 * time.Second
-	purgeInterval            = time.Hour
-	consumerOffsetsRetention = 7 * 24 * time.Hour
+	HeaderDLQError             = "x-dlq-error"
+	HeaderDLQAttempts          = "x-dlq-attempts"
+	HeaderDLQPermanent         = "x-dlq-permanent"
+	HeaderDLQOriginalTopic     = "x-dlq-original-topic"
+	HeaderDLQOriginalPartition = "x-dlq-original-partition"
+	HeaderDLQOriginalOffset    = "x-dlq-original-offset"
+	HeaderDLQConsumerGroup     = "x-dlq-consumer-group"
+	HeaderDLQFailedAt          = "x-dlq-failed-at"
+
+	dlqHeaderPrefix = "x-dlq-"
+	// maxDLQErrorLen bounds x-dlq-error: an error that embeds a whole
+	// payload or response must not make the dead-letter record too large to
+	// publish.
+	maxDLQErrorLen = 2048
+)
+
+const (
+	defaultMaxAttempts    = 5
+	defaultHandlerTimeout = 30 * time.Second
+	commitTimeout         = 10 * time.Second
+	dlqPublishTimeout     = 10 * time.Second
+	purgeInterval         = time.Hour
 )
 
 var defaultConsumerBackoff = Backoff{Initial: 200 * time.Millisecond, Max: 10 * time.Second}
@@ -155,8 +161,9 @@ func NewConsumer(cfg ConsumerConfig, db *database.DB, h Handler, p telemetry.Pro
 	}, nil
 }
 
-// Run consumes until ctx is canceled, then returns nil; it returns an error
-// only if it cannot go on. Call it once.
+// Run consumes until ctx is canceled, then returns nil. Broker and database
+// failures are logged and retried, not returned: a consumer that gave up
+// would only stall its partitions until someone restarts it. Call Run once.
 //
 // For each record, in partition order: the handler runs in a transaction
 // together with the insert of (group, ce_id) into the inbox table; a record
@@ -246,10 +253,6 @@ func (c *Consumer) readerConfig() kafka.ReaderConfig {
 		// A new partition (an operator scaled the topic) must get a
 		// consumer without a restart.
 		WatchPartitionChanges: true,
-		// kafka-go's default (24 h) is shorter than the broker's own (7
-		// days): a group idle over a weekend would lose its offsets and
-		// replay the topic from the start.
-		RetentionTime: consumerOffsetsRetention,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			c.log.Debug(fmt.Sprintf(msg, args...))
 		}),
@@ -426,7 +429,7 @@ func (c *Consumer) dlqRecord(m Message, cause error, attempts int) kafka.Message
 	add(HeaderDLQAttempts, strconv.Itoa(attempts))
 	add(HeaderDLQPermanent, strconv.FormatBool(IsPermanent(cause)))
 	add(HeaderDLQOriginalTopic, m.Topic)
-	add(HeaderDLQOriginalPart, strconv.Itoa(m.Partition))
+	add(HeaderDLQOriginalPartition, strconv.Itoa(m.Partition))
 	add(HeaderDLQOriginalOffset, strconv.FormatInt(m.Offset, 10))
 	add(HeaderDLQConsumerGroup, c.cfg.GroupID)
 	add(HeaderDLQFailedAt, c.now().UTC().Format(time.RFC3339Nano))

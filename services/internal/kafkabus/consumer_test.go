@@ -262,12 +262,12 @@ func TestConsumerDeadLettersPoisonAndMovesOn(t *testing.T) {
 				t.Errorf("DLQ record %d: ce_id = %q, want the original's", i, h[kafkabus.HeaderID])
 			}
 			checks := map[string]string{
-				kafkabus.HeaderDLQOriginalTopic:  f.topic,
-				kafkabus.HeaderDLQOriginalPart:   "0",
-				kafkabus.HeaderDLQOriginalOffset: strconv.Itoa(w.offset),
-				kafkabus.HeaderDLQConsumerGroup:  f.group,
-				kafkabus.HeaderDLQAttempts:       w.attempts,
-				kafkabus.HeaderDLQPermanent:      w.permanent,
+				kafkabus.HeaderDLQOriginalTopic:     f.topic,
+				kafkabus.HeaderDLQOriginalPartition: "0",
+				kafkabus.HeaderDLQOriginalOffset:    strconv.Itoa(w.offset),
+				kafkabus.HeaderDLQConsumerGroup:     f.group,
+				kafkabus.HeaderDLQAttempts:          w.attempts,
+				kafkabus.HeaderDLQPermanent:         w.permanent,
 			}
 			for k, v := range checks {
 				if h[k] != v {

@@ -458,6 +458,44 @@ func TestMigrateCoexistsWithServiceMigrations(t *testing.T) {
 	})
 }
 
+func TestPartlyFailedBatchKeepsOnlyTheFailedEvents(t *testing.T) {
+	databasetest.ForEachBackend(t, nil, func(t *testing.T, db *database.DB) {
+		migrated(t, db)
+		ob := outbox.New(db, "/services/test", telemetry.Noop())
+		for _, key := range []string{"a", "bad", "c"} {
+			enqueue(t.Context(), t, db, ob, outbox.Event{Topic: "t", Key: key, Payload: progressed(key, 1)})
+		}
+		relay := outbox.NewRelay(db, rejectKey("bad"), telemetry.Noop(), outbox.RelayOptions{})
+		n, err := relay.RunOnce(t.Context())
+		if n != 2 || err == nil {
+			t.Fatalf("RunOnce = %d, %v; want 2 published and an error for the third", n, err)
+		}
+		var key string
+		if err := db.QueryRowContext(t.Context(), `SELECT event_key FROM outbox_events`).Scan(&key); err != nil || key != "bad" {
+			t.Fatalf("left in the outbox: %q (%v), want only the rejected event", key, err)
+		}
+	})
+}
+
+// rejectKey is a Publisher that "writes" every record except those with the
+// given key, reporting per-record errors as kafka-go does.
+type rejectKey string
+
+func (k rejectKey) Publish(_ context.Context, msgs ...kafka.Message) error {
+	werrs := make(kafka.WriteErrors, len(msgs))
+	failed := false
+	for i, m := range msgs {
+		if string(m.Key) == string(k) {
+			werrs[i] = kafka.NotLeaderForPartition
+			failed = true
+		}
+	}
+	if failed {
+		return werrs
+	}
+	return nil
+}
+
 // countingPublisher counts calls and failures of the Publisher it wraps.
 type countingPublisher struct {
 	kafkabus.Publisher

@@ -262,6 +262,13 @@ func (r *Relay) passPostgres(ctx context.Context) (n int, err error) {
 		}
 	}()
 
+	// This transaction only deletes published rows. If a crash loses its
+	// commit, the rows come back and are published again: a duplicate,
+	// which consumers absorb, never a loss. So it need not wait for the WAL
+	// flush, which is most of a pass's time on an idle disk.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return 0, fmt.Errorf("relay transaction: %w", err)
+	}
 	claimed, err := r.claimLanes(ctx, tx)
 	if err != nil || len(claimed) == 0 {
 		return 0, err
@@ -475,8 +482,7 @@ func deleteRows(ctx context.Context, tx *sql.Tx, rows []row) error {
 		args[i] = rw.seq
 		marks[i] = "$" + strconv.Itoa(i+1)
 	}
-	// Only placeholders are concatenated; the values are bound.
-	query := `DELETE FROM outbox_events WHERE seq IN (` + strings.Join(marks, ", ") + `)` //nolint:gosec // G202: placeholders, not values
+	query := `DELETE FROM outbox_events WHERE seq IN (` + strings.Join(marks, ", ") + `)` //nolint:gosec // G202: only placeholders are concatenated; values are bound
 	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("delete published outbox events: %w", err)
 	}

@@ -1,7 +1,8 @@
 // Package app is the user service's composition root: it wires
-// configuration, database, domain and transports into a runnable App. It
-// lives outside internal/ so that cross-service tests can run the real
-// service in-process, with their own telemetry providers.
+// configuration, database, domain, the outbox and its relay, and transports
+// into a runnable App. It lives outside internal/ so that cross-service
+// tests can run the real service in-process, with their own telemetry
+// providers.
 package app
 
 import (
@@ -11,12 +12,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/httpx"
+	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/lifecycle"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/grpcapi"
@@ -24,12 +28,20 @@ import (
 	"github.com/vidstream/vidstream/services/user/internal/store"
 )
 
+// ServiceName names the service in telemetry; EventSource is the CloudEvents
+// source of the events it publishes.
+const (
+	ServiceName = "user"
+	EventSource = "/services/user"
+)
+
 // Defaults for the fields that must not be empty; the env tags repeat them
 // so `Config{}` in a test and an empty environment behave the same.
 const (
-	DefaultHTTPAddr    = "127.0.0.1:8081"
-	DefaultGRPCAddr    = "127.0.0.1:9081"
-	DefaultDatabaseURL = "sqlite://.data/user.db"
+	DefaultHTTPAddr     = "127.0.0.1:8081"
+	DefaultGRPCAddr     = "127.0.0.1:9081"
+	DefaultDatabaseURL  = "sqlite://.data/user.db"
+	DefaultKafkaBrokers = "127.0.0.1:9092"
 )
 
 // Config is the user service's configuration, loaded from the environment
@@ -39,6 +51,14 @@ type Config struct {
 	HTTPAddr    string `env:"HTTP_ADDR, default=127.0.0.1:8081"`
 	GRPCAddr    string `env:"GRPC_ADDR, default=127.0.0.1:9081"`
 	DatabaseURL string `env:"DATABASE_URL, default=sqlite://.data/user.db"`
+	// KafkaBrokers are the bootstrap brokers, comma-separated. Kafka being
+	// unreachable never stops the service: events wait in the outbox.
+	KafkaBrokers []string `env:"KAFKA_BROKERS, default=127.0.0.1:9092"`
+	// KafkaTopicsManaged says someone else owns the topics (in Kubernetes,
+	// the topic operator). Otherwise, as in `make run` and tests, the
+	// service creates the topic it publishes to, and its dead-letter
+	// topic, when they are missing.
+	KafkaTopicsManaged bool `env:"KAFKA_TOPICS_MANAGED, default=false"`
 
 	// SessionTTL is how long a login token stays valid.
 	SessionTTL time.Duration `env:"SESSION_TTL, default=24h"`
@@ -76,17 +96,18 @@ type Config struct {
 
 // App is a wired user service with its listeners bound.
 type App struct {
-	db       *database.DB
 	group    *lifecycle.Group
 	httpAddr string
 	grpcAddr string
 }
 
-// New opens (and migrates) the database, builds the service and binds both
-// listeners, so a configuration error surfaces here and ":0" addresses
-// have their real port by the time New returns.
+// New opens (and migrates) the database, builds the service and the outbox
+// relay and binds both listeners, so a configuration error surfaces here and
+// ":0" addresses have their real port by the time New returns. Nothing here
+// needs Kafka to be up.
 func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
 	cfg = cfg.withDefaults()
+	log := loggerOf(p)
 	var cleanup []func() error
 	defer func() {
 		if err != nil {
@@ -101,8 +122,13 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		return nil, fmt.Errorf("user: open database: %w", err)
 	}
 	cleanup = append(cleanup, db.Close)
+	// The outbox versions its table on its own, next to the service's schema.
+	if err := outbox.Migrate(ctx, db); err != nil {
+		return nil, fmt.Errorf("user: %w", err)
+	}
+	ob := outbox.New(db, EventSource, p)
 
-	svc, err := domain.NewService(ctx, store.New(db), domain.Config{
+	svc, err := domain.NewService(ctx, store.New(db, ob), domain.Config{
 		SessionTTL:            cfg.SessionTTL,
 		LoginMaxFailures:      cfg.LoginMaxFailures,
 		LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP,
@@ -134,10 +160,14 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	grpcSrv, grpcHealth := grpcx.NewServer(p)
 	grpcapi.Register(grpcSrv, svc)
+
+	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)
+	cleanup = append(cleanup, producer.Close)
+	relay := outbox.NewRelay(db, producer, p, outbox.RelayOptions{Wake: ob.Wakeups()})
 
 	httpLn, err := lifecycle.Listen(ctx, cfg.HTTPAddr)
 	if err != nil {
@@ -150,19 +180,24 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	}
 
 	g := &lifecycle.Group{
-		Logger:          loggerOf(p),
+		Logger:          log,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		DrainDelay:      cfg.DrainDelay,
 	}
+	// Readiness is the database's alone: with Kafka down the service still
+	// serves, and its events wait in the outbox.
 	g.AddReadiness(health)
 	g.AddReadiness(lifecycle.GRPCHealth(grpcHealth))
 	g.AddHTTP("user http", httpSrv, httpLn)
 	g.AddGRPC("user grpc", grpcSrv, grpcLn)
-	// Hooks run after both servers have drained: no request can still be
-	// using the pool.
+	g.AddWorker("kafka topics", ensureTopics(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log))
+	g.AddWorker("outbox relay", relay.Run)
+	// Hooks run last registered first, after servers and workers stopped:
+	// no request or relay pass can still be using the producer or the pool.
 	g.OnShutdown(func(context.Context) error { return db.Close() })
+	g.OnShutdown(func(context.Context) error { return producer.Close() })
 
-	return &App{db: db, group: g, httpAddr: httpLn.Addr().String(), grpcAddr: grpcLn.Addr().String()}, nil
+	return &App{group: g, httpAddr: httpLn.Addr().String(), grpcAddr: grpcLn.Addr().String()}, nil
 }
 
 // HTTPAddr is the bound REST address, e.g. "127.0.0.1:53211".
@@ -171,8 +206,8 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcAddr }
 
-// Run serves until ctx is canceled or a server fails, then drains both
-// servers and closes the database. Call it once.
+// Run serves until ctx is canceled or a component fails, then drains both
+// servers, stops the relay and closes the database. Call it once.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.group.Run(ctx); err != nil {
 		return fmt.Errorf("user: %w", err)
@@ -189,6 +224,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if len(c.KafkaBrokers) == 0 {
+		c.KafkaBrokers = strings.Split(DefaultKafkaBrokers, ",")
 	}
 	return c
 }

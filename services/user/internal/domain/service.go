@@ -155,8 +155,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (User, error) 
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
-		// UserCreated goes to the outbox here, in this transaction.
-		return nil
+		return tx.Emit(ctx, UserCreated{UserID: u.ID, DisplayName: u.DisplayName, CreatedAt: u.CreatedAt})
 	})
 	if errors.Is(err, ErrDuplicate) {
 		return User{}, &apperr.Error{
@@ -397,15 +396,14 @@ func (s *Service) BatchGetUsers(ctx context.Context, ids []uuid.UUID) (found []U
 	return found, missing, nil
 }
 
-// DeleteUser deletes the account and all of its sessions in one
-// transaction.
+// DeleteUser deletes the account and all of its sessions, and emits
+// UserDeleted, in one transaction.
 func (s *Service) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
 		if err := tx.DeleteUser(ctx, id); err != nil {
 			return err
 		}
-		// UserDeleted goes to the outbox here, in this transaction.
-		return nil
+		return tx.Emit(ctx, UserDeleted{UserID: id, DeletedAt: s.now()})
 	})
 	if errors.Is(err, ErrNotFound) {
 		return apperr.New(apperr.NotFound, "user not found")

@@ -70,7 +70,7 @@ type Reader interface {
 }
 
 // Tx is one store transaction. Every domain write goes through it so that
-// the events of a change (the outbox, later) commit or roll back with it.
+// the events of a change (see Emit) commit or roll back with it.
 type Tx interface {
 	Reader
 	// CreateUser returns ErrDuplicate when the email is taken.
@@ -89,6 +89,9 @@ type Tx interface {
 	RecordLoginFailure(ctx context.Context, keys []string, at, pruneBefore time.Time) error
 	// ClearLoginFailures forgets the failures recorded under key.
 	ClearLoginFailures(ctx context.Context, key string) error
+	// Emit stores events for publication once the transaction commits;
+	// they are discarded with it if it rolls back.
+	Emit(ctx context.Context, events ...Event) error
 }
 
 // Store is the user service's persistence.

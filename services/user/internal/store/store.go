@@ -1,6 +1,8 @@
-// Package store implements domain.Store over database.DB. One SQL
-// implementation serves PostgreSQL and SQLite: every statement here is
-// portable, so the dialects differ only in their migrations.
+// Package store implements domain.Store over database.DB and writes the
+// events of each change to the transactional outbox in the same
+// transaction. One SQL implementation serves PostgreSQL and SQLite: every
+// statement here is portable, so the dialects differ only in their
+// migrations.
 package store
 
 import (
@@ -17,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 )
 
@@ -34,24 +37,74 @@ func Migrations() fs.FS {
 	return sub
 }
 
+// Outbox stores events in the caller's transaction for later publication;
+// *outbox.Outbox is the production one.
+type Outbox interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
+	// Notify tells the relay that enqueued events were committed, so they
+	// go out now rather than at its next poll.
+	Notify()
+}
+
 // Store is the user service's domain.Store.
 type Store struct {
-	db *database.DB
+	db     *database.DB
+	outbox Outbox
 	queries
 }
 
 var _ domain.Store = (*Store)(nil)
 
-// New returns a Store over an opened (and migrated) database.
-func New(db *database.DB) *Store {
-	return &Store{db: db, queries: queries{q: db.DB, dialect: db.Dialect}}
+// New returns a Store over an opened (and migrated) database whose events
+// go to ob, which must write to the same database (outbox.New(db, ...)).
+func New(db *database.DB, ob Outbox) *Store {
+	return &Store{db: db, outbox: ob, queries: queries{q: db.DB, dialect: db.Dialect}}
 }
 
-// Atomic runs fn in one database transaction.
+// Atomic runs fn in one database transaction and, when fn emitted events,
+// wakes the outbox relay once the transaction committed.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx domain.Tx) error) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		return fn(ctx, queries{q: tx, dialect: s.dialect})
+	var last *txn
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// InTx may run this more than once (PostgreSQL conflicts); only
+		// the attempt that committed counts.
+		last = &txn{queries: queries{q: tx, dialect: s.dialect}, tx: tx, outbox: s.outbox}
+		return fn(ctx, last)
 	})
+	if err != nil {
+		return err
+	}
+	if last.emitted {
+		s.outbox.Notify()
+	}
+	return nil
+}
+
+// txn implements domain.Tx: the queries, bound to one transaction, and
+// Emit, which enqueues into the outbox within that same transaction.
+type txn struct {
+	queries
+	tx      *sql.Tx
+	outbox  Outbox
+	emitted bool
+}
+
+var _ domain.Tx = (*txn)(nil)
+
+func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
+	out := make([]outbox.Event, 0, len(events))
+	for _, e := range events {
+		oe, err := toOutbox(e)
+		if err != nil {
+			return err
+		}
+		out = append(out, oe)
+	}
+	if err := t.outbox.Enqueue(ctx, t.tx, out...); err != nil {
+		return fmt.Errorf("enqueue %d events: %w", len(out), err)
+	}
+	t.emitted = t.emitted || len(out) > 0
+	return nil
 }
 
 // querier is what *sql.DB and *sql.Tx have in common, so the same queries
@@ -66,8 +119,6 @@ type queries struct {
 	q       querier
 	dialect database.Dialect
 }
-
-var _ domain.Tx = queries{}
 
 const userColumns = `id, email, display_name, password_hash, created_at`
 

@@ -289,6 +289,12 @@ func listKeyset(s *store.Store) func(t *testing.T) {
 		for i := range 6 {
 			want = append(want, entry(user, uuid.New(), t0.Add(time.Duration(i/2)*time.Second)))
 		}
+		// Fractions of different lengths within one second: SQLite keeps
+		// times as text, which must still sort as time.
+		whole := time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC)
+		for _, d := range []time.Duration{0, 500 * time.Millisecond, 50 * time.Millisecond, 51 * time.Millisecond, time.Microsecond} {
+			want = append(want, entry(user, uuid.New(), whole.Add(d)))
+		}
 		put(t, s, want...)
 		put(t, s, entry(uuid.New(), uuid.New(), t0.Add(time.Hour))) // someone else's
 		sortNewestFirst(want)

@@ -1,0 +1,395 @@
+{{/*
+The objects of a vidstream service (user, video, watch-history). Each
+service chart's templates include these, so the three services are
+deployed identically and differ only in values: which gRPC services they
+call and are called by, their database, their extra environment.
+
+Ports in Kubernetes: 8080 http (REST, /healthz, /readyz, /metrics) and 9090
+grpc (the API, grpc.health.v1 and reflection).
+*/}}
+
+{{/* common.service.grpcTarget (dict "root" $ "chart" "user"): the gRPC target of a service: every ready pod, through the headless Service. */}}
+{{- define "common.service.grpcTarget" -}}
+{{- printf "dns:///%s-grpc.%s.svc.%s:9090" (include "common.nameOf" (dict "root" .root "chart" .chart)) .root.Release.Namespace (include "common.clusterDomain" .root) -}}
+{{- end -}}
+
+{{/* common.service.databaseSecret: the Secret with the service's DATABASE_URL. */}}
+{{- define "common.service.databaseSecret" -}}
+{{- .Values.database.existingSecret | default (printf "%s-%s" (include "common.nameOf" (dict "root" . "chart" "postgresql")) .Chart.Name) -}}
+{{- end -}}
+
+{{- define "common.service.deployment" -}}
+{{- $fullname := include "common.fullname" . -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $fullname }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+spec:
+  {{- if not .Values.autoscaling.enabled }}
+  replicas: {{ .Values.replicaCount }}
+  {{- end }}
+  revisionHistoryLimit: 3
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 0
+      maxSurge: 1
+  selector:
+    matchLabels:
+      {{- include "common.selectorLabels" . | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "common.labels" . | nindent 8 }}
+        {{- with .Values.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        {{- /* Prometheus' conventional scrape annotations: /metrics is on the http port. */}}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: "8080"
+        prometheus.io/path: /metrics
+        {{- with .Values.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ $fullname }}
+      {{- include "common.podSpecCommon" . | nindent 6 }}
+      terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+      containers:
+        - name: {{ .Chart.Name }}
+          image: {{ include "common.image" . | quote }}
+          imagePullPolicy: {{ .Values.image.pullPolicy }}
+          ports:
+            - name: http
+              containerPort: 8080
+              protocol: TCP
+            - name: grpc
+              containerPort: 9090
+              protocol: TCP
+          env:
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
+            - name: HTTP_ADDR
+              value: ":8080"
+            - name: GRPC_ADDR
+              value: ":9090"
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "common.service.databaseSecret" . }}
+                  key: {{ .Values.database.secretKey }}
+            {{- range .Values.grpc.calls }}
+            - name: {{ printf "%s_GRPC_ADDR" (. | upper | replace "-" "_") }}
+              value: {{ include "common.service.grpcTarget" (dict "root" $ "chart" .) | quote }}
+            {{- end }}
+            {{- if .Values.kafka.enabled }}
+            - name: KAFKA_BROKERS
+              value: {{ include "common.kafkaBootstrapServers" . | quote }}
+            - name: KAFKA_ENSURE_TOPICS
+              value: {{ .Values.kafka.ensureTopics | quote }}
+            {{- end }}
+            - name: OTEL_SERVICE_NAME
+              value: {{ .Chart.Name }}
+            - name: OTEL_RESOURCE_ATTRIBUTES
+              value: {{ printf "service.namespace=vidstream,service.version=%s,service.instance.id=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),k8s.deployment.name=%s" (include "common.imageTag" .) $fullname | quote }}
+            {{- if include "common.tracingEnabled" . }}
+            - name: OTEL_TRACES_EXPORTER
+              value: otlp
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ include "common.otlpEndpoint" . | quote }}
+            - name: OTEL_EXPORTER_OTLP_PROTOCOL
+              value: grpc
+            - name: OTEL_TRACES_SAMPLER
+              value: {{ ((.Values.global).tracing).sampler | default "parentbased_traceidratio" | quote }}
+            - name: OTEL_TRACES_SAMPLER_ARG
+              value: {{ ((.Values.global).tracing).samplerArg | default "1" | quote }}
+            {{- else }}
+            {{- /* Spans keep real ids (trace_id in logs, context propagated to the next hop) but go nowhere. */}}
+            - name: OTEL_TRACES_EXPORTER
+              value: none
+            {{- end }}
+            - name: OTEL_METRICS_EXPORTER
+              value: prometheus
+            - name: LOG_LEVEL
+              value: {{ .Values.logLevel | quote }}
+            - name: SHUTDOWN_DRAIN_DELAY
+              value: {{ .Values.shutdown.drainDelay | quote }}
+            - name: SHUTDOWN_TIMEOUT
+              value: {{ .Values.shutdown.timeout | quote }}
+            {{- /* The Go runtime collects harder as the heap nears the container's memory limit, instead of being killed at it. */}}
+            - name: GOMEMLIMIT
+              valueFrom:
+                resourceFieldRef:
+                  resource: limits.memory
+            {{- range $name, $value := .Values.env }}
+            - name: {{ $name }}
+              value: {{ $value | toString | quote }}
+            {{- end }}
+          {{- /* The process is up: its gRPC health answers once migrations ran and both listeners are bound. */}}
+          startupProbe:
+            grpc:
+              port: 9090
+            periodSeconds: 2
+            timeoutSeconds: 2
+            failureThreshold: {{ .Values.probes.startupFailureThreshold }}
+          {{- /* gRPC health turns NOT_SERVING only while the process shuts down, so a failing liveness probe means a wedged process. */}}
+          livenessProbe:
+            grpc:
+              port: 9090
+            periodSeconds: 10
+            timeoutSeconds: 2
+            failureThreshold: 3
+          {{- /* /readyz checks the database too: an instance that cannot reach it leaves the Services' endpoints. */}}
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: http
+            periodSeconds: 5
+            timeoutSeconds: 2
+            failureThreshold: 2
+          resources:
+            {{- toYaml .Values.resources | nindent 12 }}
+          securityContext:
+            {{- include "common.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
+{{- end -}}
+
+{{/*
+common.service.services: a ClusterIP Service for clients of either API, and
+a headless one that gRPC clients resolve to every ready pod, so their
+round_robin balancing spreads calls (a ClusterIP would pin each client
+connection to one pod).
+*/}}
+{{- define "common.service.services" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "common.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: http
+      port: 8080
+      targetPort: http
+      protocol: TCP
+      appProtocol: http
+    - name: grpc
+      port: 9090
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: kubernetes.io/h2c
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "common.fullname" . }}-grpc
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+spec:
+  clusterIP: None
+  selector:
+    {{- include "common.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: grpc
+      port: 9090
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: kubernetes.io/h2c
+{{- end -}}
+
+{{/*
+common.service.networkPolicy: the flows of DESIGN §1 for one service:
+clients reach its REST API; the services that call it reach its gRPC API;
+it reaches the gRPC APIs it calls, Kafka, PostgreSQL and the collector.
+*/}}
+{{- define "common.service.networkPolicy" -}}
+{{- if include "common.networkPolicyEnabled" . }}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "common.selectorLabels" . | nindent 6 }}
+  policyTypes:
+    - Ingress
+    - Egress
+  ingress:
+    # REST clients (and Prometheus on /metrics).
+    - {{- with .Values.networkPolicy.httpFrom }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- include "common.tcpPorts" (list 8080) | nindent 6 }}
+    {{- with .Values.grpc.calledBy }}
+    # The services that call this one over gRPC.
+    - from:
+        {{- range . }}
+        {{- include "common.peer" (dict "root" $ "chart" .) | nindent 8 }}
+        {{- end }}
+      {{- include "common.tcpPorts" (list 9090) | nindent 6 }}
+    {{- end }}
+  egress:
+    {{- with .Values.grpc.calls }}
+    # The services this one calls over gRPC.
+    - to:
+        {{- range . }}
+        {{- include "common.peer" (dict "root" $ "chart" .) | nindent 8 }}
+        {{- end }}
+      {{- include "common.tcpPorts" (list 9090) | nindent 6 }}
+    {{- end }}
+    {{- if .Values.kafka.enabled }}
+    # Kafka: the outbox relay produces, the consumers consume.
+    {{- if include "common.kafkaExternal" . }}
+    - {{- include "common.externalPeers" . | nindent 6 }}
+      {{- include "common.tcpPorts" (include "common.portsOfHostPorts" (include "common.kafkaBootstrapServers" .) | fromJsonArray) | nindent 6 }}
+    {{- else }}
+    - to:
+        {{- include "common.peer" (dict "root" . "chart" "kafka") | nindent 8 }}
+      {{- include "common.tcpPorts" (list 9092) | nindent 6 }}
+    {{- end }}
+    {{- end }}
+    # PostgreSQL: the service's own database.
+    {{- if .Values.database.existingSecret }}
+    - {{- include "common.externalPeers" . | nindent 6 }}
+      {{- include "common.tcpPorts" (list .Values.database.port) | nindent 6 }}
+    {{- else }}
+    - to:
+        {{- include "common.peer" (dict "root" . "chart" "postgresql") | nindent 8 }}
+      {{- include "common.tcpPorts" (list 5432) | nindent 6 }}
+    {{- end }}
+    {{- if include "common.tracingEnabled" . }}
+    # Traces, over OTLP/gRPC.
+    {{- if include "common.otlpExternal" . }}
+    - {{- include "common.externalPeers" . | nindent 6 }}
+      {{- include "common.tcpPorts" (list (include "common.portOfURL" (include "common.otlpEndpoint" .))) | nindent 6 }}
+    {{- else }}
+    - to:
+        {{- include "common.peer" (dict "root" . "chart" "otel-collector") | nindent 8 }}
+      {{- include "common.tcpPorts" (list 4317) | nindent 6 }}
+    {{- end }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* common.service.hpa: an optional HorizontalPodAutoscaler on CPU. */}}
+{{- define "common.service.hpa" -}}
+{{- if .Values.autoscaling.enabled }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "common.fullname" . }}
+  minReplicas: {{ .Values.autoscaling.minReplicas }}
+  maxReplicas: {{ .Values.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .Values.autoscaling.targetCPUUtilizationPercentage }}
+{{- end }}
+{{- end -}}
+
+{{/*
+common.service.test: the `helm test` pod of a service: its readiness, as
+the kubelet sees it, through the Service. Its name and labels are its own,
+so the service's Services never select it.
+*/}}
+{{- define "common.service.test" -}}
+{{- $name := printf "%s-test" .Chart.Name -}}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ include "common.fullname" . }}-test
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labelsOf" (dict "root" . "name" $name "component" "test") | nindent 4 }}
+  annotations:
+    helm.sh/hook: test
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  {{- include "common.imagePullSecrets" . | nindent 2 }}
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65534
+    runAsGroup: 65534
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: readyz
+      image: {{ .Values.test.image | quote }}
+      imagePullPolicy: IfNotPresent
+      command:
+        - wget
+        - -q
+        - -O-
+        - -T
+        - "5"
+        - http://{{ include "common.fullname" . }}.{{ .Release.Namespace }}.svc.{{ include "common.clusterDomain" . }}:8080/readyz
+      resources:
+        {{- toYaml .Values.test.resources | nindent 8 }}
+      securityContext:
+        {{- include "common.containerSecurityContext" . | nindent 8 }}
+{{- end -}}
+
+{{/* common.service.testNetworkPolicy: lets the test pod (and only it) reach the service's REST port. */}}
+{{- define "common.service.testNetworkPolicy" -}}
+{{- if include "common.networkPolicyEnabled" . }}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "common.fullname" . }}-test
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labelsOf" (dict "root" . "name" (printf "%s-test" .Chart.Name) "component" "test") | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "common.selectorLabelsOf" (dict "root" . "chart" (printf "%s-test" .Chart.Name)) | nindent 6 }}
+  policyTypes:
+    - Ingress
+    - Egress
+  egress:
+    - to:
+        {{- include "common.peer" (dict "root" . "chart" .Chart.Name) | nindent 8 }}
+      {{- include "common.tcpPorts" (list 8080) | nindent 6 }}
+{{- end }}
+{{- end -}}

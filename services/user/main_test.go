@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -16,10 +17,14 @@ import (
 // app) on free ports, checks it answers, and that canceling the context
 // (what SIGTERM does) shuts it down cleanly.
 func TestRun(t *testing.T) {
+	// Nothing listens at KAFKA_BROKERS: the service must start and serve
+	// without Kafka, and must not publish into a broker a developer runs on
+	// the default port.
 	env := map[string]string{
 		"HTTP_ADDR":             "127.0.0.1:0",
 		"GRPC_ADDR":             "127.0.0.1:0",
 		"DATABASE_URL":          "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+		"KAFKA_BROKERS":         closedAddr(t),
 		"OTEL_TRACES_EXPORTER":  "none",
 		"OTEL_METRICS_EXPORTER": "none",
 		"ARGON2_MEMORY_KIB":     "8",
@@ -100,4 +105,18 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SESSION_TTL") {
 		t.Errorf("run with SESSION_TTL=forever: %v, want an error naming the variable", err)
 	}
+}
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

@@ -35,6 +35,7 @@ func TestRun(t *testing.T) {
 		"GRPC_ADDR":             freeAddr(t),
 		"DATABASE_URL":          "sqlite://" + filepath.Join(t.TempDir(), "video.db"),
 		"USER_GRPC_ADDR":        "127.0.0.1:1", // not needed for public reads
+		"KAFKA_BROKERS":         freeAddr(t),   // unreachable: the service serves without Kafka
 		"OTEL_TRACES_EXPORTER":  "none",
 		"OTEL_METRICS_EXPORTER": "prometheus",
 		"OTEL_LOGS_EXPORTER":    "none",

@@ -262,16 +262,16 @@ func (r *Relay) passPostgres(ctx context.Context) (n int, err error) {
 		}
 	}()
 
-	// This transaction only deletes published rows. If a crash loses its
-	// commit, the rows come back and are published again: a duplicate,
-	// which consumers absorb, never a loss. So it need not wait for the WAL
-	// flush, which is most of a pass's time on an idle disk.
-	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-		return 0, fmt.Errorf("relay transaction: %w", err)
-	}
 	claimed, err := r.claimLanes(ctx, tx)
 	if err != nil || len(claimed) == 0 {
 		return 0, err
+	}
+	// This transaction only deletes published rows. If a crash loses its
+	// commit, the rows come back and are published again: a duplicate,
+	// which consumers absorb, never a loss. So it need not wait for the WAL
+	// flush to disk.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return 0, fmt.Errorf("relay transaction: %w", err)
 	}
 	args := []any{r.opts.BatchSize}
 	marks := make([]string, len(claimed))

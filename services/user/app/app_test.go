@@ -23,7 +23,7 @@ func TestAccountLifecycle(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
 			dbURL := databaseURL(t, d)
-			_, c := startApp(t, testConfig(dbURL))
+			_, c := startApp(t, testConfig(t, dbURL))
 
 			u := c.register("  Ann@Example.com ", "correct horse", "Ann")
 			if _, err := uuid.Parse(u.ID); err != nil || u.Email != "ann@example.com" || u.DisplayName != "Ann" || u.CreatedAt.IsZero() {
@@ -68,7 +68,7 @@ func TestErrors(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
 			dbURL := databaseURL(t, d)
-			_, c := startApp(t, testConfig(dbURL))
+			_, c := startApp(t, testConfig(t, dbURL))
 			c.register("taken@example.com", "password1", "Taken")
 			valid := c.login("taken@example.com", "password1")
 
@@ -146,7 +146,7 @@ func TestLoginThrottled(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
 			dbURL := databaseURL(t, d)
-			cfg := testConfig(dbURL)
+			cfg := testConfig(t, dbURL)
 			cfg.LoginMaxFailures = 3
 			cfg.LoginFailureWindow = time.Minute
 			clk := &clock{t: time.Now()}
@@ -175,7 +175,7 @@ func TestExpiredToken(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
 			dbURL := databaseURL(t, d)
-			cfg := testConfig(dbURL)
+			cfg := testConfig(t, dbURL)
 			cfg.SessionTTL = time.Hour
 			clk := &clock{t: time.Now()}
 			cfg.Now = clk.Now
@@ -208,7 +208,7 @@ func TestGRPC(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
 			dbURL := databaseURL(t, d)
-			a, c := startApp(t, testConfig(dbURL))
+			a, c := startApp(t, testConfig(t, dbURL))
 			u := c.register("ann@example.com", "password1", "Ann")
 			s := c.login("ann@example.com", "password1")
 
@@ -269,7 +269,7 @@ func TestGRPC(t *testing.T) {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
-	_, c := startApp(t, testConfig(databaseURL(t, "sqlite")))
+	_, c := startApp(t, testConfig(t, databaseURL(t, "sqlite")))
 	var h struct {
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks"`
@@ -296,7 +296,7 @@ func TestNewFailsOnBadConfig(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dbURL, addr := cfg()
-			c := testConfig(dbURL)
+			c := testConfig(t, dbURL)
 			c.HTTPAddr = addr
 			if _, err := newApp(t, c); err == nil {
 				t.Error("New succeeded")

@@ -21,6 +21,7 @@ func TestConfigDefaults(t *testing.T) {
 		HTTPAddr:              app.DefaultHTTPAddr,
 		GRPCAddr:              app.DefaultGRPCAddr,
 		DatabaseURL:           app.DefaultDatabaseURL,
+		KafkaBrokers:          []string{app.DefaultKafkaBrokers},
 		SessionTTL:            24 * time.Hour,
 		LoginMaxFailures:      5,
 		LoginMaxFailuresPerIP: 50,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,18 +15,25 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/httpx"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/user/app"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 )
 
-// cheap argon2id cost: the tests exercise the flow, not the hash strength.
-func testConfig(dbURL string) app.Config {
+// testConfig is the service on ephemeral ports with a cheap argon2id cost
+// (the tests exercise the flow, not the hash strength). Its Kafka broker
+// address refuses connections: tests that are not about events must not
+// publish into whatever broker runs on the default port; the service serves
+// regardless, with its events waiting in the outbox.
+func testConfig(t *testing.T, dbURL string) app.Config {
+	t.Helper()
 	p := domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}
 	return app.Config{
 		HTTPAddr:          "127.0.0.1:0",
 		GRPCAddr:          "127.0.0.1:0",
 		DatabaseURL:       dbURL,
+		KafkaBrokers:      []string{closedAddr(t)},
 		Argon2MemoryKiB:   p.MemoryKiB,
 		Argon2Iterations:  p.Iterations,
 		Argon2Parallelism: p.Parallelism,
@@ -48,6 +56,12 @@ func databaseURL(t *testing.T, d database.Dialect) string {
 func startApp(t *testing.T, cfg app.Config) (*app.App, *client) {
 	t.Helper()
 	p, _ := telemetrytest.New(t)
+	return startAppWith(t, cfg, p)
+}
+
+// startAppWith is startApp with the given telemetry providers.
+func startAppWith(t *testing.T, cfg app.Config, p telemetry.Providers) (*app.App, *client) {
+	t.Helper()
 	a, err := app.New(t.Context(), cfg, p)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
@@ -245,4 +259,18 @@ func newApp(t *testing.T, cfg app.Config) (*app.App, error) {
 	t.Helper()
 	p, _ := telemetrytest.New(t)
 	return app.New(t.Context(), cfg, p)
+}
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

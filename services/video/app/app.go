@@ -1,6 +1,7 @@
 // Package app is the video service's composition root: it wires the
-// database, the domain, the REST and gRPC adapters and the client of the
-// user service into a runnable App. It lives outside internal/ so that
+// database, the domain, the outbox and its relay, the view counter (a Kafka
+// consumer), the REST and gRPC adapters and the client of the user service
+// into a runnable App. It lives outside internal/ so that
 // cross-service tests can run the real service in-process, with their own
 // telemetry providers.
 package app
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
@@ -19,16 +21,23 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/httpx"
+	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/lifecycle"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
+	"github.com/vidstream/vidstream/services/video/internal/events"
 	"github.com/vidstream/vidstream/services/video/internal/grpcapi"
 	"github.com/vidstream/vidstream/services/video/internal/httpapi"
 	"github.com/vidstream/vidstream/services/video/internal/store"
 )
 
-// ServiceName names the service in telemetry.
-const ServiceName = "video"
+// ServiceName names the service in telemetry; EventSource is the CloudEvents
+// source of the events it publishes.
+const (
+	ServiceName = "video"
+	EventSource = "/services/video"
+)
 
 // Defaults for the fields that must not be empty; the env tags repeat them
 // so `Config{}` in a test and an empty environment behave the same.
@@ -37,6 +46,7 @@ const (
 	DefaultGRPCAddr     = "127.0.0.1:9082"
 	DefaultDatabaseURL  = "sqlite://.data/video.db"
 	DefaultUserGRPCAddr = "127.0.0.1:9081"
+	DefaultKafkaBrokers = "127.0.0.1:9092"
 )
 
 // Config is the video service's configuration, loaded from the environment
@@ -47,12 +57,30 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL, default=sqlite://.data/video.db"`
 	// UserGRPCAddr is the user service, asked about every bearer token.
 	UserGRPCAddr string `env:"USER_GRPC_ADDR, default=127.0.0.1:9081"`
+	// KafkaBrokers are the bootstrap brokers, comma-separated. Kafka being
+	// unreachable never stops the service: events wait in the outbox and
+	// the view counter starts once the broker answers.
+	KafkaBrokers []string `env:"KAFKA_BROKERS, default=127.0.0.1:9092"`
+	// KafkaTopicsManaged says someone else owns the topics (in Kubernetes,
+	// the topic operator). Otherwise, as in `make run` and tests, the
+	// service creates the topics it produces to and consumes from, and
+	// their dead-letter topics, when they are missing.
+	KafkaTopicsManaged bool `env:"KAFKA_TOPICS_MANAGED, default=false"`
 
 	// ShutdownTimeout bounds each shutdown phase; DrainDelay keeps serving
 	// after readiness turns false so load balancers catch up (a few seconds
 	// in Kubernetes).
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY, default=0s"`
+
+	// ViewCounterGroup is the view counter's consumer group; empty means
+	// events.ViewCounterGroup, the contract's name (DESIGN §6). Not read
+	// from the environment: only tests sharing one real cluster between
+	// several instances need different ones.
+	ViewCounterGroup string
+	// ConsumerBackoff spaces a failing event's attempts; zero means
+	// kafkabus's default. Not read from the environment.
+	ConsumerBackoff kafkabus.Backoff
 }
 
 // App is a wired video service with its listeners bound.
@@ -63,10 +91,13 @@ type App struct {
 }
 
 // New opens (and migrates) the database, connects to the user service,
-// builds both APIs and binds their listeners, so a configuration error
-// surfaces here and ":0" addresses have their real port when New returns.
+// builds both APIs, the outbox relay and the view counter, and binds the
+// listeners, so a configuration error surfaces here and ":0" addresses have
+// their real port when New returns. Nothing here needs Kafka or the user
+// service to be up.
 func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
 	cfg = cfg.withDefaults()
+	log := loggerOf(p)
 	var cleanup []func() error
 	defer func() {
 		if err != nil {
@@ -81,6 +112,14 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		return nil, fmt.Errorf("video: open database: %w", err)
 	}
 	cleanup = append(cleanup, db.Close)
+	// The outbox and the inbox version their tables on their own, next to
+	// the service's schema.
+	if err := outbox.Migrate(ctx, db); err != nil {
+		return nil, fmt.Errorf("video: %w", err)
+	}
+	if err := kafkabus.MigrateInbox(ctx, db); err != nil {
+		return nil, fmt.Errorf("video: %w", err)
+	}
 
 	// grpc.NewClient connects lazily, so the user service need not be up
 	// yet: until it is, authenticated requests answer 503 and reads work.
@@ -90,7 +129,9 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	}
 	cleanup = append(cleanup, userConn.Close)
 
-	svc := domain.NewService(store.New(db))
+	ob := outbox.New(db, EventSource, p)
+	st := store.New(db, ob)
+	svc := domain.NewService(st)
 	health := &httpx.Health{}
 	// Only the database gates readiness. The user service does not: reads
 	// are public and would be refused for nothing while it restarts.
@@ -111,10 +152,23 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(loggerOf(p).Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	grpcSrv, grpcHealth := grpcx.NewServer(p)
 	grpcapi.Register(grpcSrv, svc)
+
+	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)
+	cleanup = append(cleanup, producer.Close)
+	relay := outbox.NewRelay(db, producer, p, outbox.RelayOptions{Wake: ob.Wakeups()})
+	viewCounter, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
+		Brokers: cfg.KafkaBrokers,
+		GroupID: cfg.ViewCounterGroup,
+		Topic:   events.WatchTopic,
+		Backoff: cfg.ConsumerBackoff,
+	}, db, events.NewViewCounter(svc, st, log.With(slog.String("component", "view-counter"))).Handle, p)
+	if err != nil {
+		return nil, fmt.Errorf("video: %w", err)
+	}
 
 	httpLn, err := lifecycle.Listen(ctx, cfg.HTTPAddr)
 	if err != nil {
@@ -127,7 +181,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	}
 
 	g := &lifecycle.Group{
-		Logger:          loggerOf(p),
+		Logger:          log,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		DrainDelay:      cfg.DrainDelay,
 	}
@@ -135,9 +189,17 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddReadiness(lifecycle.GRPCHealth(grpcHealth))
 	g.AddHTTP("video http", httpSrv, httpLn)
 	g.AddGRPC("video grpc", grpcSrv, grpcLn)
-	// Hooks run after both servers have drained, last registered first: no
-	// request can still be using the pool or the user connection.
+
+	topics := newTopics(cfg, log)
+	g.AddWorker("kafka topics", topics.ensure)
+	g.AddWorker("outbox relay", relay.Run)
+	g.AddWorker("view counter", topics.then(viewCounter.Run))
+
+	// Hooks run last registered first, after servers and workers stopped:
+	// no request, relay pass or event can still be using the pool, the
+	// producer or the user connection.
 	g.OnShutdown(func(context.Context) error { return db.Close() })
+	g.OnShutdown(func(context.Context) error { return producer.Close() })
 	g.OnShutdown(func(context.Context) error {
 		if err := userConn.Close(); err != nil {
 			return fmt.Errorf("close user service connection: %w", err)
@@ -154,8 +216,9 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcAddr }
 
-// Run serves until ctx is canceled or a server fails, then drains both
-// servers, closes the user service connection and the database. Call it once.
+// Run serves until ctx is canceled or a component fails, then drains both
+// servers, stops the relay and the view counter, and closes the user
+// service connection and the database. Call it once.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.group.Run(ctx); err != nil {
 		return fmt.Errorf("video: %w", err)
@@ -175,6 +238,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UserGRPCAddr == "" {
 		c.UserGRPCAddr = DefaultUserGRPCAddr
+	}
+	if len(c.KafkaBrokers) == 0 {
+		c.KafkaBrokers = strings.Split(DefaultKafkaBrokers, ",")
+	}
+	if c.ViewCounterGroup == "" {
+		c.ViewCounterGroup = events.ViewCounterGroup
 	}
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,9 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/kafkabus"
+	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	"github.com/vidstream/vidstream/services/video/app"
@@ -35,13 +39,14 @@ type env struct {
 }
 
 // startUser runs the real user service and returns it for the video service
-// to authenticate against.
+// to authenticate against. Its events go nowhere (see videoConfig).
 func startUser(t *testing.T) *userapp.App {
 	t.Helper()
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		HTTPAddr:    "127.0.0.1:0",
-		GRPCAddr:    "127.0.0.1:0",
-		DatabaseURL: "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+		HTTPAddr:     "127.0.0.1:0",
+		GRPCAddr:     "127.0.0.1:0",
+		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+		KafkaBrokers: []string{closedAddr(t)},
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start user service: %v", err)
@@ -50,15 +55,35 @@ func startUser(t *testing.T) *userapp.App {
 	return ua
 }
 
+// videoConfig is the video service on ephemeral ports against the user
+// service at userGRPC. Its Kafka broker address refuses connections: tests
+// that are not about events must not publish into whatever broker runs on
+// the default port; the service serves regardless, its events waiting in
+// the outbox. Tests about events set KafkaBrokers to kafkatest.Broker's.
+// The view counter's group is unique to the test, so that tests sharing one
+// real cluster do not steal each other's partitions.
+func videoConfig(t *testing.T, userGRPC, databaseURL string) app.Config {
+	t.Helper()
+	return app.Config{
+		HTTPAddr:         "127.0.0.1:0",
+		GRPCAddr:         "127.0.0.1:0",
+		DatabaseURL:      databaseURL,
+		UserGRPCAddr:     userGRPC,
+		KafkaBrokers:     []string{closedAddr(t)},
+		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
+		ConsumerBackoff:  kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
+	}
+}
+
 // startVideo runs the video service against the user service at userGRPC.
 func startVideo(t *testing.T, userGRPC, databaseURL string, p telemetry.Providers) *app.App {
 	t.Helper()
-	va, err := app.New(t.Context(), app.Config{
-		HTTPAddr:     "127.0.0.1:0",
-		GRPCAddr:     "127.0.0.1:0",
-		DatabaseURL:  databaseURL,
-		UserGRPCAddr: userGRPC,
-	}, p)
+	return startVideoWith(t, videoConfig(t, userGRPC, databaseURL), p)
+}
+
+func startVideoWith(t *testing.T, cfg app.Config, p telemetry.Providers) *app.App {
+	t.Helper()
+	va, err := app.New(t.Context(), cfg, p)
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
 	}
@@ -132,9 +157,10 @@ func newEnvDB(t *testing.T, db backend, p telemetry.Providers) (*env, string) {
 	}, dbURL
 }
 
-// newEnvWithViews also returns a function that adds views to a video the way
-// the upcoming Kafka view counter will: through the store's transactional
-// IncrementViewCount, on a second connection pool to the service's database.
+// newEnvWithViews also returns a function that adds views to a video
+// directly through the store's transactional IncrementViewCount, on a second
+// connection pool to the service's database: many views without producing
+// an event per view (the view counter itself is tested in events_test.go).
 func newEnvWithViews(t *testing.T, db backend) (*env, func(t *testing.T, id string, by int64)) {
 	t.Helper()
 	e, dbURL := newEnvDB(t, db, telemetry.Noop())
@@ -143,7 +169,7 @@ func newEnvWithViews(t *testing.T, db backend) (*env, func(t *testing.T, id stri
 		t.Fatalf("open video database: %v", err)
 	}
 	t.Cleanup(func() { _ = vdb.Close() })
-	s := store.New(vdb)
+	s := store.New(vdb, outbox.New(vdb, app.EventSource, telemetry.Noop()))
 	return e, func(t *testing.T, id string, by int64) {
 		t.Helper()
 		if by == 0 {
@@ -346,4 +372,18 @@ func wantProblem(t *testing.T, r response, status int, fields ...string) problem
 		}
 	}
 	return p
+}
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

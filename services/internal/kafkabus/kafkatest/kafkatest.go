@@ -156,13 +156,36 @@ func Name(tb testing.TB, prefix string) string {
 }
 
 // CreateTopic creates topic and its dead-letter topic with the given number
-// of partitions, failing t on error.
+// of partitions, failing tb on error. On a real broker it deletes both when
+// the test ends, so that a long-lived development broker does not collect
+// thousands of test topics; a kfake broker dies with the test anyway.
 func CreateTopic(tb testing.TB, brokers []string, topic string, partitions int) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), waitTimeout)
 	defer cancel()
 	if err := kafkabus.EnsureTopics(ctx, brokers, kafkabus.TopicSpec{Name: topic, Partitions: partitions}); err != nil {
 		tb.Fatalf("kafkatest: create topic %s: %v", topic, err)
+	}
+	if IsReal() {
+		tb.Cleanup(func() { deleteTopics(tb, brokers, topic, kafkabus.DLQTopic(topic)) })
+	}
+}
+
+func deleteTopics(tb testing.TB, brokers []string, topics ...string) {
+	tb.Helper()
+	// Not tb.Context(): it is canceled before cleanups run.
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	client, closeClient := newClient(brokers)
+	defer closeClient()
+	res, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err == nil {
+		for _, e := range res.Errors {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		tb.Errorf("kafkatest: delete topics %v: %v", topics, err)
 	}
 }
 

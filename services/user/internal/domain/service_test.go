@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/store"
 )
@@ -43,21 +46,67 @@ func (c *clock) Advance(d time.Duration) {
 type fixture struct {
 	svc   *domain.Service
 	clock *clock
+	relay *outbox.Relay
+	pub   *recordingPublisher
 }
 
-// newFixture builds a Service with a settable clock over the real store;
-// tests call it inside databasetest.ForEachBackend so every rule is checked
-// on every database backend.
+// newFixture builds a Service with a settable clock over the real store and
+// outbox; tests call it inside databasetest.ForEachBackend so every rule is
+// checked on every database backend.
 func newFixture(t *testing.T, db *database.DB, cfg domain.Config) fixture {
 	t.Helper()
 	c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	cfg.Now = c.Now
 	cfg.Argon2 = cheapArgon2
-	svc, err := domain.NewService(t.Context(), store.New(db), cfg)
+	if err := outbox.Migrate(t.Context(), db); err != nil {
+		t.Fatalf("migrate outbox: %v", err)
+	}
+	svc, err := domain.NewService(t.Context(), store.New(db, outbox.New(db, "/services/user", telemetry.Noop())), cfg)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
-	return fixture{svc: svc, clock: c}
+	pub := &recordingPublisher{}
+	return fixture{svc: svc, clock: c, pub: pub, relay: outbox.NewRelay(db, pub, telemetry.Noop(), outbox.RelayOptions{})}
+}
+
+// recordingPublisher stands in for Kafka: it keeps what the relay publishes.
+type recordingPublisher struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, msgs ...kafka.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, msgs...)
+	return nil
+}
+
+// published drains the outbox through the relay and returns the ce_type of
+// every record published since the last call, in order.
+func (f fixture) published(t *testing.T) []string {
+	t.Helper()
+	for {
+		n, err := f.relay.RunOnce(t.Context())
+		if err != nil {
+			t.Fatalf("relay: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	f.pub.mu.Lock()
+	defer f.pub.mu.Unlock()
+	var types []string
+	for _, m := range f.pub.msgs {
+		for _, h := range m.Headers {
+			if h.Key == "ce_type" {
+				types = append(types, string(h.Value))
+			}
+		}
+	}
+	f.pub.msgs = nil
+	return types
 }
 
 func register(t *testing.T, svc *domain.Service, email, password string) domain.User {
@@ -335,3 +384,40 @@ func TestHashingHonoursContext(t *testing.T) {
 }
 
 func errOf[T any](_ T, err error) error { return err }
+
+// Each committed account change publishes its event; failed or read-only
+// operations publish nothing. (The wire format and the Kafka side are
+// covered by the store and app tests.)
+func TestEvents(t *testing.T) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db, domain.Config{})
+		ctx := t.Context()
+		want := func(step string, types ...string) {
+			t.Helper()
+			if got := f.published(t); !slices.Equal(got, types) {
+				t.Errorf("%s published %q, want %q", step, got, types)
+			}
+		}
+
+		u := register(t, f.svc, "ann@example.com", "password1")
+		want("Register", "vidstream.users.v1.UserCreated")
+
+		_, err := f.svc.Register(ctx, domain.RegisterInput{Email: "ann@example.com", Password: "password2", DisplayName: "Twin"})
+		assertKind(t, err, apperr.Conflict)
+		_, err = f.svc.Register(ctx, domain.RegisterInput{Email: "bad", Password: "x", DisplayName: ""})
+		assertKind(t, err, apperr.Invalid)
+		want("rejected sign-ups")
+
+		if _, err := f.svc.Login(ctx, domain.LoginInput{Email: "ann@example.com", Password: "password1"}); err != nil {
+			t.Fatalf("Login: %v", err)
+		}
+		want("Login")
+
+		if err := f.svc.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatalf("DeleteUser: %v", err)
+		}
+		want("DeleteUser", "vidstream.users.v1.UserDeleted")
+		assertKind(t, f.svc.DeleteUser(ctx, u.ID), apperr.NotFound)
+		want("DeleteUser of a deleted user")
+	})
+}

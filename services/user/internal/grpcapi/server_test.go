@@ -16,8 +16,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
+	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
+	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/grpcapi"
@@ -25,6 +28,16 @@ import (
 )
 
 var cheapArgon2 = domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}
+
+// newStore returns the real store over db with the real outbox, whose events
+// no relay publishes here.
+func newStore(t *testing.T, db *database.DB) *store.Store {
+	t.Helper()
+	if err := outbox.Migrate(t.Context(), db); err != nil {
+		t.Fatalf("migrate outbox: %v", err)
+	}
+	return store.New(db, outbox.New(db, "/services/user", telemetry.Noop()))
+}
 
 // serve starts the UserService over store on a real 127.0.0.1 listener and
 // returns a client for it.
@@ -74,7 +87,7 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 
 func TestErrorCodes(t *testing.T) {
 	db := databasetest.OpenSQLite(t, store.Migrations())
-	client := serve(t, store.New(db))
+	client := serve(t, newStore(t, db))
 	ctx := t.Context()
 
 	_, err := client.AuthenticateToken(ctx, &userv1.AuthenticateTokenRequest{})
@@ -122,7 +135,7 @@ func (s *blockingStore) SessionByTokenHash(ctx context.Context, _ []byte) (domai
 // released rather than left running.
 func TestDeadlineHonoured(t *testing.T) {
 	db := databasetest.OpenSQLite(t, store.Migrations())
-	bs := &blockingStore{Store: store.New(db), entered: make(chan struct{}), returned: make(chan error, 1)}
+	bs := &blockingStore{Store: newStore(t, db), entered: make(chan struct{}), returned: make(chan error, 1)}
 	client := serve(t, bs)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
@@ -147,7 +160,7 @@ func TestDeadlineHonoured(t *testing.T) {
 
 func TestHappyPath(t *testing.T) {
 	db := databasetest.OpenSQLite(t, store.Migrations())
-	st := store.New(db)
+	st := newStore(t, db)
 	svc, err := domain.NewService(t.Context(), st, domain.Config{Argon2: cheapArgon2})
 	if err != nil {
 		t.Fatalf("NewService: %v", err)

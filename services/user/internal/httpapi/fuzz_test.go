@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/httpapi"
@@ -16,7 +17,11 @@ import (
 func newHandler(tb testing.TB) http.Handler {
 	tb.Helper()
 	db := databasetest.OpenSQLite(tb, store.Migrations())
-	svc, err := domain.NewService(tb.Context(), store.New(db), domain.Config{
+	if err := outbox.Migrate(tb.Context(), db); err != nil {
+		tb.Fatalf("migrate outbox: %v", err)
+	}
+	st := store.New(db, outbox.New(db, "/services/user", telemetry.Noop()))
+	svc, err := domain.NewService(tb.Context(), st, domain.Config{
 		Argon2: domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1},
 		// Throttling would turn most fuzz inputs into 429s and hide the
 		// decoding and validation paths under test.

@@ -4,17 +4,92 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/store"
 )
+
+// tableOutbox is a store.Outbox that writes to a table of its own inside
+// the caller's transaction, so a test sees exactly the events of committed
+// transactions, as the real outbox would publish them.
+type tableOutbox struct {
+	db       *database.DB
+	notified int
+}
+
+func newTableOutbox(t *testing.T, db *database.DB) *tableOutbox {
+	t.Helper()
+	_, err := db.ExecContext(t.Context(),
+		`CREATE TABLE IF NOT EXISTS test_outbox (topic TEXT NOT NULL, msg_key TEXT NOT NULL, type TEXT NOT NULL, payload BYTEA NOT NULL)`)
+	if err != nil {
+		t.Fatalf("create test_outbox: %v", err)
+	}
+	return &tableOutbox{db: db}
+}
+
+// Notify is only called after a commit, from the goroutine that committed.
+func (o *tableOutbox) Notify() { o.notified++ }
+
+func (o *tableOutbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error {
+	for _, e := range events {
+		payload, err := proto.Marshal(e.Payload)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO test_outbox (topic, msg_key, type, payload) VALUES ($1, $2, $3, $4)`,
+			e.Topic, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()), payload)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type storedEvent struct {
+	topic   string
+	typ     string // the payload's message name
+	payload []byte
+}
+
+// events returns the committed events keyed by key, in no particular order.
+func (o *tableOutbox) events(t *testing.T, key uuid.UUID) []storedEvent {
+	t.Helper()
+	rows, err := o.db.QueryContext(t.Context(), `SELECT topic, type, payload FROM test_outbox WHERE msg_key = $1`, key.String())
+	if err != nil {
+		t.Fatalf("read test_outbox: %v", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []storedEvent
+	for rows.Next() {
+		var e storedEvent
+		if err := rows.Scan(&e.topic, &e.typ, &e.payload); err != nil {
+			t.Fatalf("scan test_outbox: %v", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read test_outbox: %v", err)
+	}
+	return out
+}
+
+// newStore returns a store over db whose events go to a tableOutbox.
+func newStore(t *testing.T, db *database.DB) *store.Store {
+	t.Helper()
+	return store.New(db, newTableOutbox(t, db))
+}
 
 // base is a fixed instant with sub-microsecond noise, to prove the store
 // round-trips exactly what the domain writes after truncation.
@@ -50,7 +125,7 @@ func tokenHash(s string) []byte {
 // every backend.
 func TestUserRoundTrip(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		ctx := context.Background()
 		u := newUser("roundtrip@example.com")
 		createUser(t, s, u)
@@ -80,7 +155,7 @@ func TestUserRoundTrip(t *testing.T) {
 
 func TestDuplicateEmail(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		createUser(t, s, newUser("dup@example.com"))
 		err := s.Atomic(context.Background(), func(ctx context.Context, tx domain.Tx) error {
 			return tx.CreateUser(ctx, newUser("dup@example.com"))
@@ -93,7 +168,7 @@ func TestDuplicateEmail(t *testing.T) {
 
 func TestUsersByIDs(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		ctx := context.Background()
 		a, b := newUser("batch-a@example.com"), newUser("batch-b@example.com")
 		createUser(t, s, a)
@@ -119,7 +194,7 @@ func TestUsersByIDs(t *testing.T) {
 
 func TestSessions(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		ctx := context.Background()
 		u := newUser("sessions@example.com")
 		createUser(t, s, u)
@@ -178,7 +253,7 @@ func TestSessions(t *testing.T) {
 
 func TestDeleteUser(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		ctx := context.Background()
 		u := newUser("delete@example.com")
 		createUser(t, s, u)
@@ -207,7 +282,7 @@ func TestDeleteUser(t *testing.T) {
 
 func TestLoginFailures(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		ctx := context.Background()
 		record := func(at time.Time, keys ...string) {
 			t.Helper()
@@ -267,7 +342,7 @@ func TestLoginFailures(t *testing.T) {
 
 func TestAtomicRollback(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		s := store.New(db)
+		s := newStore(t, db)
 		ctx := context.Background()
 		u := newUser("rollback@example.com")
 		boom := errors.New("boom")
@@ -299,4 +374,86 @@ func equalTimes(a, b []time.Time) bool {
 		}
 	}
 	return true
+}
+
+// Emitted events are written in the transaction of the change: kept when it
+// commits, gone when it rolls back; the relay is woken only after a commit.
+func TestEmit(t *testing.T) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		ob := newTableOutbox(t, db)
+		s := store.New(db, ob)
+		ctx := t.Context()
+
+		u := newUser("emit@example.com")
+		err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			return tx.Emit(ctx, domain.UserCreated{UserID: u.ID, DisplayName: u.DisplayName, CreatedAt: u.CreatedAt})
+		})
+		if err != nil {
+			t.Fatalf("create and emit: %v", err)
+		}
+		got := ob.events(t, u.ID)
+		if len(got) != 1 || got[0].topic != store.UsersTopic || got[0].typ != "UserCreated" {
+			t.Fatalf("events of %s = %+v, want one UserCreated on %s", u.ID, got, store.UsersTopic)
+		}
+		var created eventsv1.UserCreated
+		if err := proto.Unmarshal(got[0].payload, &created); err != nil {
+			t.Fatalf("decode UserCreated: %v", err)
+		}
+		want := &eventsv1.UserCreated{UserId: u.ID.String(), DisplayName: u.DisplayName, CreatedAt: timestamppb.New(u.CreatedAt)}
+		if !proto.Equal(&created, want) {
+			t.Errorf("UserCreated = %v, want %v", &created, want)
+		}
+		if ob.notified != 1 {
+			t.Errorf("Notify called %d times after one committed emit, want 1", ob.notified)
+		}
+
+		// The duplicate e-mail fails the transaction after the event was
+		// emitted: the event must vanish with the row.
+		dup := newUser("emit@example.com")
+		err = s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			if err := tx.Emit(ctx, domain.UserCreated{UserID: dup.ID, DisplayName: dup.DisplayName, CreatedAt: dup.CreatedAt}); err != nil {
+				return err
+			}
+			return tx.CreateUser(ctx, dup)
+		})
+		if !errors.Is(err, domain.ErrDuplicate) {
+			t.Fatalf("duplicate create: %v, want ErrDuplicate", err)
+		}
+		if got := ob.events(t, dup.ID); len(got) != 0 {
+			t.Errorf("rolled-back transaction left events %+v", got)
+		}
+
+		deletedAt := base.Add(time.Hour).Truncate(time.Microsecond)
+		err = s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			if err := tx.DeleteUser(ctx, u.ID); err != nil {
+				return err
+			}
+			return tx.Emit(ctx, domain.UserDeleted{UserID: u.ID, DeletedAt: deletedAt})
+		})
+		if err != nil {
+			t.Fatalf("delete and emit: %v", err)
+		}
+		var deleted *eventsv1.UserDeleted
+		for _, e := range ob.events(t, u.ID) {
+			if e.typ != "UserDeleted" {
+				continue
+			}
+			deleted = &eventsv1.UserDeleted{}
+			if err := proto.Unmarshal(e.payload, deleted); err != nil {
+				t.Fatalf("decode UserDeleted: %v", err)
+			}
+		}
+		if want := (&eventsv1.UserDeleted{UserId: u.ID.String(), DeletedAt: timestamppb.New(deletedAt)}); !proto.Equal(deleted, want) {
+			t.Errorf("UserDeleted = %v, want %v", deleted, want)
+		}
+
+		// Transactions without events do not wake the relay.
+		createUser(t, s, newUser("quiet@example.com"))
+		if ob.notified != 2 {
+			t.Errorf("Notify called %d times after two committed emits, want 2", ob.notified)
+		}
+	})
 }

@@ -19,8 +19,9 @@ const (
 )
 
 // Store is the persistence the Service needs. Reads run on their own; every
-// write runs inside Atomic so that the transactional outbox can later add its
-// event rows to the same transaction as the change they describe.
+// write runs inside Atomic (or inside a transaction the caller already
+// holds, see RecordView), so the events a change produces are stored in the
+// same transaction as the change.
 //
 // Implementations report a missing video as an apperr NotFound error.
 type Store interface {
@@ -36,7 +37,7 @@ type Store interface {
 	Popular(ctx context.Context, limit int) ([]Video, error)
 }
 
-// Tx is the set of writes available inside Store.Atomic.
+// Tx is the set of operations available inside one transaction.
 type Tx interface {
 	Insert(ctx context.Context, v Video) error
 	// GetForUpdate reads a video and locks it until the transaction ends, so
@@ -48,9 +49,13 @@ type Tx interface {
 	// counter calls it in the same transaction that records the event id it
 	// has processed, which makes the increment exactly-once in effect.
 	IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error
+	// Emit stores events for publication once the transaction commits;
+	// they are discarded with it if it rolls back.
+	Emit(ctx context.Context, events ...Event) error
 }
 
-// Service is the video catalog's use cases, shared by REST and gRPC.
+// Service is the video catalog's use cases, shared by REST, gRPC and the
+// view counter.
 type Service struct {
 	store Store
 	now   func() time.Time
@@ -111,8 +116,17 @@ func (s *Service) Create(ctx context.Context, owner uuid.UUID, in NewVideo) (Vid
 		return Video{}, err
 	}
 	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
-		// VideoPublished is enqueued here once the outbox exists.
-		return tx.Insert(ctx, v)
+		if err := tx.Insert(ctx, v); err != nil {
+			return err
+		}
+		return tx.Emit(ctx, VideoPublished{
+			VideoID:         v.ID,
+			OwnerID:         v.OwnerID,
+			Title:           v.Title,
+			Kind:            v.Kind,
+			DurationSeconds: v.DurationSeconds,
+			PublishedAt:     v.CreatedAt,
+		})
 	})
 	if err != nil {
 		return Video{}, fmt.Errorf("create video: %w", err)
@@ -238,7 +252,15 @@ func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch) (Vid
 		if err := tx.Update(ctx, next); err != nil {
 			return err
 		}
-		// VideoUpdated is enqueued here once the outbox exists.
+		if err := tx.Emit(ctx, VideoUpdated{
+			VideoID:         next.ID,
+			Title:           next.Title,
+			Description:     next.Description,
+			DurationSeconds: next.DurationSeconds,
+			UpdatedAt:       next.UpdatedAt,
+		}); err != nil {
+			return err
+		}
 		out = next
 		return nil
 	})
@@ -258,8 +280,10 @@ func (s *Service) Delete(ctx context.Context, actor, id uuid.UUID) error {
 		if cur.OwnerID != actor {
 			return apperr.New(apperr.Forbidden, "only the owner may delete this video")
 		}
-		// VideoDeleted is enqueued here once the outbox exists.
-		return tx.Delete(ctx, id)
+		if err := tx.Delete(ctx, id); err != nil {
+			return err
+		}
+		return tx.Emit(ctx, VideoDeleted{VideoID: id, DeletedAt: s.timestamp()})
 	})
 	if err != nil {
 		return fmt.Errorf("delete video %s: %w", id, err)
@@ -267,20 +291,24 @@ func (s *Service) Delete(ctx context.Context, actor, id uuid.UUID) error {
 	return nil
 }
 
-// IncrementViewCount adds by views to a video in its own transaction. The
-// Kafka consumer will instead call Tx.IncrementViewCount inside the
-// transaction that also records the processed event id.
-func (s *Service) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {
-	if by <= 0 {
-		return apperr.InvalidField("by", "must be positive")
+// RecordView counts one view of a video: a user watched it to the end
+// (watch history's VideoWatched). It runs in tx, a transaction the caller
+// already holds, because the view counter records the event's id in that
+// same transaction: the increment and "this event is done" commit together,
+// which is what makes a redelivered event count once.
+//
+// A view of a video that no longer exists is not an error: the video may
+// have been deleted after it was watched, and the event arrives in any
+// case. RecordView then changes nothing and reports counted false.
+func (s *Service) RecordView(ctx context.Context, tx Tx, videoID uuid.UUID) (counted bool, err error) {
+	err = tx.IncrementViewCount(ctx, videoID, 1)
+	if err != nil && apperr.KindOf(err) == apperr.NotFound {
+		return false, nil
 	}
-	err := s.store.Atomic(ctx, func(ctx context.Context, tx Tx) error {
-		return tx.IncrementViewCount(ctx, id, by)
-	})
 	if err != nil {
-		return fmt.Errorf("increment view count of %s: %w", id, err)
+		return false, fmt.Errorf("record a view of video %s: %w", videoID, err)
 	}
-	return nil
+	return true, nil
 }
 
 func sameContent(a, b Video) bool {

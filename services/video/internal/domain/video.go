@@ -1,5 +1,5 @@
 // Package domain holds the video catalog's entities and the Service every
-// transport (REST, gRPC, and later the Kafka view counter) calls. It knows
+// transport (REST, gRPC, and the Kafka view counter) calls. It knows
 // nothing about HTTP, gRPC or SQL: failures are apperr kinds that each
 // adapter translates for its own wire.
 package domain

@@ -16,11 +16,23 @@ import (
 	"github.com/vidstream/vidstream/services/internal/auth"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 	"github.com/vidstream/vidstream/services/video/internal/httpapi"
 	"github.com/vidstream/vidstream/services/video/internal/store"
 )
+
+// openStore returns the real store over a fresh database of dialect d, with
+// the real outbox, whose events no relay publishes here.
+func openStore(tb testing.TB, d database.Dialect) *store.Store {
+	tb.Helper()
+	db := databasetest.Open(tb, d, store.Migrations())
+	if err := outbox.Migrate(tb.Context(), db); err != nil {
+		tb.Fatalf("migrate outbox: %v", err)
+	}
+	return store.New(db, outbox.New(db, "/services/video", telemetry.Noop()))
+}
 
 // fixedAuth accepts one token for one user. The fuzz target exercises
 // decoding and validation; the real user service would only add a network
@@ -59,7 +71,7 @@ func FuzzCreateVideo(f *testing.F) {
 	user := uuid.New()
 	newHandler := func(d database.Dialect) http.Handler {
 		return httpapi.NewServer(httpapi.Deps{
-			Service:   domain.NewService(store.New(databasetest.Open(f, d, store.Migrations()))),
+			Service:   domain.NewService(openStore(f, d)),
 			Auth:      fixedAuth("fuzz-token", user),
 			Providers: telemetry.Noop(),
 		})

@@ -1,7 +1,8 @@
 // Package store persists videos in PostgreSQL or SQLite through one SQL
-// implementation. The two dialects differ only in how ids and times are
-// stored (see the migrations) and in row locking, so the branches are few
-// and local.
+// implementation, and writes the events of each change to the transactional
+// outbox in the same transaction. The two dialects differ only in how ids
+// and times are stored (see the migrations) and in row locking, so the
+// branches are few and local.
 package store
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 )
 
@@ -44,25 +46,58 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// Outbox stores events in the caller's transaction for later publication;
+// *outbox.Outbox is the production one.
+type Outbox interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
+	// Notify tells the relay that enqueued events were committed, so they
+	// go out now rather than at its next poll.
+	Notify()
+}
+
 // Store implements domain.Store.
 type Store struct {
-	db *database.DB
-	q  queries
+	db     *database.DB
+	outbox Outbox
+	q      queries
 }
 
 var _ domain.Store = (*Store)(nil)
 
-// New returns a Store over an opened, migrated database.
-func New(db *database.DB) *Store {
-	return &Store{db: db, q: queries{q: db.DB, dialect: db.Dialect}}
+// New returns a Store over an opened, migrated database whose events go to
+// ob, which must write to the same database (outbox.New(db, ...)).
+func New(db *database.DB, ob Outbox) *Store {
+	return &Store{db: db, outbox: ob, q: queries{q: db.DB, dialect: db.Dialect}}
 }
 
-// Atomic runs fn in one transaction. On PostgreSQL database.InTx may run fn
-// again after a serialization failure, so fn must only have effects through tx.
+// Atomic runs fn in one transaction and, when fn emitted events, wakes the
+// outbox relay once the transaction committed. On PostgreSQL database.InTx
+// may run fn again after a serialization failure, so fn must only have
+// effects through tx.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx domain.Tx) error) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		return fn(ctx, &Tx{queries{q: tx, dialect: s.db.Dialect}})
+	var last *Tx
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Only the attempt that committed counts.
+		last = s.bind(tx)
+		return fn(ctx, last)
 	})
+	if err != nil {
+		return err
+	}
+	if last.emitted {
+		s.outbox.Notify()
+	}
+	return nil
+}
+
+// Bind returns the domain operations over a transaction someone else owns:
+// the Kafka consumer's, which also records the id of the event it is
+// processing. Events emitted through it wait for the relay's next poll,
+// since only the owner knows when the transaction commits.
+func (s *Store) Bind(tx *sql.Tx) domain.Tx { return s.bind(tx) }
+
+func (s *Store) bind(tx *sql.Tx) *Tx {
+	return &Tx{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox}
 }
 
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (domain.Video, error) {
@@ -82,7 +117,12 @@ func (s *Store) Popular(ctx context.Context, limit int) ([]domain.Video, error) 
 }
 
 // Tx implements domain.Tx over one SQL transaction.
-type Tx struct{ q queries }
+type Tx struct {
+	q       queries
+	tx      *sql.Tx
+	outbox  Outbox
+	emitted bool
+}
 
 var _ domain.Tx = (*Tx)(nil)
 
@@ -100,12 +140,20 @@ func (t *Tx) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) err
 	return t.q.incrementViewCount(ctx, id, by)
 }
 
-// SQLTx exposes the underlying transaction so that components sharing this
-// database (the outbox, the consumer's processed-event table) can write in the
-// same transaction as the video change.
-func (t *Tx) SQLTx() (*sql.Tx, bool) {
-	tx, ok := t.q.q.(*sql.Tx)
-	return tx, ok
+func (t *Tx) Emit(ctx context.Context, events ...domain.Event) error {
+	out := make([]outbox.Event, 0, len(events))
+	for _, e := range events {
+		oe, err := toOutbox(e)
+		if err != nil {
+			return err
+		}
+		out = append(out, oe)
+	}
+	if err := t.outbox.Enqueue(ctx, t.tx, out...); err != nil {
+		return fmt.Errorf("enqueue %d events: %w", len(out), err)
+	}
+	t.emitted = t.emitted || len(out) > 0
+	return nil
 }
 
 type queries struct {

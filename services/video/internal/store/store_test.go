@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sort"
 	"sync"
@@ -9,13 +10,97 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 	"github.com/vidstream/vidstream/services/video/internal/store"
 )
+
+// tableOutbox is a store.Outbox that writes to a table of its own inside
+// the caller's transaction, so a test sees exactly the events of committed
+// transactions, as the real outbox would publish them.
+type tableOutbox struct {
+	db       *database.DB
+	mu       sync.Mutex
+	notified int
+}
+
+func newTableOutbox(t *testing.T, db *database.DB) *tableOutbox {
+	t.Helper()
+	_, err := db.ExecContext(t.Context(), `CREATE TABLE IF NOT EXISTS test_outbox
+		(topic TEXT NOT NULL, msg_key TEXT NOT NULL, type TEXT NOT NULL, payload BYTEA NOT NULL)`)
+	if err != nil {
+		t.Fatalf("create test_outbox: %v", err)
+	}
+	return &tableOutbox{db: db}
+}
+
+func (o *tableOutbox) Notify() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.notified++
+}
+
+func (o *tableOutbox) notifications() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.notified
+}
+
+func (o *tableOutbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error {
+	for _, e := range events {
+		payload, err := proto.Marshal(e.Payload)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO test_outbox (topic, msg_key, type, payload) VALUES ($1, $2, $3, $4)`,
+			e.Topic, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()), payload)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type storedEvent struct {
+	topic   string
+	typ     string // the payload's message name
+	payload []byte
+}
+
+// events returns the committed events keyed by key, in no particular order.
+func (o *tableOutbox) events(t *testing.T, key uuid.UUID) []storedEvent {
+	t.Helper()
+	rows, err := o.db.QueryContext(t.Context(), `SELECT topic, type, payload FROM test_outbox WHERE msg_key = $1`, key.String())
+	if err != nil {
+		t.Fatalf("read test_outbox: %v", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []storedEvent
+	for rows.Next() {
+		var e storedEvent
+		if err := rows.Scan(&e.topic, &e.typ, &e.payload); err != nil {
+			t.Fatalf("scan test_outbox: %v", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read test_outbox: %v", err)
+	}
+	return out
+}
+
+// newStore returns a store over db whose events go to a tableOutbox.
+func newStore(t *testing.T, db *database.DB) *store.Store {
+	t.Helper()
+	return store.New(db, newTableOutbox(t, db))
+}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -80,7 +165,7 @@ func TestStore(t *testing.T) {
 		owner := uuid.New()
 
 		t.Run("round trip and not found", func(t *testing.T) {
-			s := store.New(db)
+			s := newStore(t, db)
 			m, e := movie(owner, "Roundtrip", base), episode(owner, "Pilot", base.Add(time.Microsecond))
 			insert(ctx, t, s, m, e)
 			for _, want := range []domain.Video{m, e} {
@@ -106,7 +191,7 @@ func TestStore(t *testing.T) {
 		})
 
 		t.Run("duplicate id is a conflict", func(t *testing.T) {
-			s := store.New(db)
+			s := newStore(t, db)
 			m := movie(owner, "Dup", base)
 			insert(ctx, t, s, m)
 			err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error { return tx.Insert(ctx, m) })
@@ -116,7 +201,7 @@ func TestStore(t *testing.T) {
 		})
 
 		t.Run("atomic rolls back on error", func(t *testing.T) {
-			s := store.New(db)
+			s := newStore(t, db)
 			m := movie(owner, "Rolled back", base)
 			boom := errors.New("boom")
 			err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
@@ -134,7 +219,7 @@ func TestStore(t *testing.T) {
 		})
 
 		t.Run("update delete increment", func(t *testing.T) {
-			s := store.New(db)
+			s := newStore(t, db)
 			m := movie(owner, "Before", base)
 			insert(ctx, t, s, m)
 			err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
@@ -194,7 +279,7 @@ func TestStore(t *testing.T) {
 func TestConcurrentIncrements(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
 		ctx := t.Context()
-		s := store.New(db)
+		s := newStore(t, db)
 		v := movie(uuid.New(), "Hot", base)
 		insert(ctx, t, s, v)
 		const workers, each = 8, 10
@@ -231,7 +316,7 @@ func TestConcurrentIncrements(t *testing.T) {
 func TestListingOrder(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
 		ctx := context.Background()
-		s := store.New(db)
+		s := newStore(t, db)
 		owner := uuid.New()
 		var all []domain.Video
 		for i := range 25 {
@@ -310,6 +395,142 @@ func TestListingOrder(t *testing.T) {
 		top, err := s.Popular(ctx, 3)
 		if err != nil || len(top) != 3 || top[0].ID != popular[0].ID {
 			t.Fatalf("popular limit: %v %d", err, len(top))
+		}
+	})
+}
+
+// Emitted events are written in the transaction of the change, in their wire
+// format: kept when it commits, gone when it rolls back; the relay is woken
+// only after a commit of Atomic's own.
+func TestEmit(t *testing.T) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		ob := newTableOutbox(t, db)
+		s := store.New(db, ob)
+		ctx := t.Context()
+		owner := uuid.New()
+
+		m := movie(owner, "Emitted", base)
+		err := s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			if err := tx.Insert(ctx, m); err != nil {
+				return err
+			}
+			return tx.Emit(ctx, domain.VideoPublished{VideoID: m.ID, OwnerID: owner, Title: m.Title, Kind: m.Kind,
+				DurationSeconds: m.DurationSeconds, PublishedAt: m.CreatedAt})
+		})
+		if err != nil {
+			t.Fatalf("insert and emit: %v", err)
+		}
+		got := ob.events(t, m.ID)
+		if len(got) != 1 || got[0].topic != store.VideosTopic || got[0].typ != "VideoPublished" {
+			t.Fatalf("events of %s = %+v, want one VideoPublished on %s", m.ID, got, store.VideosTopic)
+		}
+		var published eventsv1.VideoPublished
+		if err := proto.Unmarshal(got[0].payload, &published); err != nil {
+			t.Fatal(err)
+		}
+		want := &eventsv1.VideoPublished{VideoId: m.ID.String(), OwnerId: owner.String(), Title: m.Title,
+			Kind: eventsv1.VideoKind_VIDEO_KIND_MOVIE, DurationSeconds: int32(m.DurationSeconds), PublishedAt: timestamppb.New(m.CreatedAt)}
+		if !proto.Equal(&published, want) {
+			t.Errorf("VideoPublished = %v, want %v", &published, want)
+		}
+		if n := ob.notifications(); n != 1 {
+			t.Errorf("Notify called %d times after one committed emit, want 1", n)
+		}
+
+		updated := base.Add(time.Hour)
+		err = s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			return tx.Emit(ctx,
+				domain.VideoUpdated{VideoID: m.ID, Title: "New", Description: "d", DurationSeconds: 60, UpdatedAt: updated},
+				domain.VideoDeleted{VideoID: m.ID, DeletedAt: updated})
+		})
+		if err != nil {
+			t.Fatalf("emit two: %v", err)
+		}
+		for _, e := range ob.events(t, m.ID) {
+			var msg, want proto.Message
+			switch e.typ {
+			case "VideoUpdated":
+				msg = &eventsv1.VideoUpdated{}
+				want = &eventsv1.VideoUpdated{VideoId: m.ID.String(), Title: "New", Description: "d", DurationSeconds: 60, UpdatedAt: timestamppb.New(updated)}
+			case "VideoDeleted":
+				msg = &eventsv1.VideoDeleted{}
+				want = &eventsv1.VideoDeleted{VideoId: m.ID.String(), DeletedAt: timestamppb.New(updated)}
+			default:
+				continue
+			}
+			if err := proto.Unmarshal(e.payload, msg); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(msg, want) {
+				t.Errorf("%s = %v, want %v", e.typ, msg, want)
+			}
+		}
+		if got := ob.events(t, m.ID); len(got) != 3 {
+			t.Errorf("%d events after two transactions, want 3", len(got))
+		}
+
+		// A failing transaction takes its events with it.
+		rolledBack := movie(owner, "Never", base)
+		boom := errors.New("boom")
+		err = s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			if err := tx.Insert(ctx, rolledBack); err != nil {
+				return err
+			}
+			if err := tx.Emit(ctx, domain.VideoDeleted{VideoID: rolledBack.ID, DeletedAt: base}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("want boom, got %v", err)
+		}
+		if got := ob.events(t, rolledBack.ID); len(got) != 0 {
+			t.Errorf("rolled-back transaction left events %+v", got)
+		}
+
+		// A kind without a wire value is refused, not published as
+		// "unspecified".
+		err = s.Atomic(ctx, func(ctx context.Context, tx domain.Tx) error {
+			return tx.Emit(ctx, domain.VideoPublished{VideoID: uuid.New(), Kind: "documentary", PublishedAt: base})
+		})
+		if err == nil {
+			t.Error("emitting a VideoPublished of an unknown kind succeeded")
+		}
+		if n := ob.notifications(); n != 2 {
+			t.Errorf("Notify called %d times after two committed emits, want 2", n)
+		}
+	})
+}
+
+// Bind runs the domain's operations in a transaction the caller owns, as
+// the view counter's consumer does.
+func TestBind(t *testing.T) {
+	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
+		ob := newTableOutbox(t, db)
+		s := store.New(db, ob)
+		ctx := t.Context()
+		m := movie(uuid.New(), "Bound", base)
+		insert(ctx, t, s, m)
+
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			if err := s.Bind(tx).IncrementViewCount(ctx, m.ID, 1); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("want boom, got %v", err)
+		}
+		if got, _ := s.Get(ctx, m.ID); got.ViewCount != 0 {
+			t.Fatalf("view count %d after the owner rolled back, want 0", got.ViewCount)
+		}
+		err = db.InTx(ctx, func(tx *sql.Tx) error { return s.Bind(tx).IncrementViewCount(ctx, m.ID, 1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, m.ID); got.ViewCount != 1 {
+			t.Fatalf("view count %d after the owner committed, want 1", got.ViewCount)
 		}
 	})
 }

@@ -59,7 +59,7 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 
 {{/* common.imageTag: the image tag, defaulting to the chart's appVersion. */}}
 {{- define "common.imageTag" -}}
-{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- (.Values.image | default dict).tag | default .Chart.AppVersion -}}
 {{- end -}}
 
 {{/*

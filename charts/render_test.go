@@ -1,0 +1,249 @@
+package charts_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	umbrella    = "vidstream"
+	releaseName = "vidstream"
+	// The Kubernetes release the charts target: the API server the envtest
+	// runs (hack/k8s-tools.sh) and kind v0.33's node image.
+	kubeVersion = "v1.37.2"
+)
+
+// scenarios are the values files in charts/vidstream/ci, by name.
+var scenarios = []string{"default", "infra-off", "tracing-off"}
+
+// object is one rendered Kubernetes object, decoded both ways.
+type object struct {
+	typed runtime.Object
+	u     *unstructured.Unstructured
+	// hook is the helm.sh/hook annotation ("test" for helm test pods).
+	hook string
+	// source is the template it came from, for messages.
+	source string
+}
+
+func (o object) String() string {
+	return fmt.Sprintf("%s %s (%s)", o.u.GetKind(), o.u.GetName(), o.source)
+}
+
+type rendered struct {
+	scenario  string
+	namespace string
+	objects   []object
+	notes     string
+}
+
+var (
+	loadOnce  sync.Once
+	loaded    *chart.Chart
+	loadErr   error
+	renderMu  sync.Mutex
+	renderMem = map[string]*rendered{}
+)
+
+func loadChart(t testing.TB) *chart.Chart {
+	t.Helper()
+	loadOnce.Do(func() { loaded, loadErr = loader.Load(umbrella) })
+	if loadErr != nil {
+		t.Fatalf("load chart: %v", loadErr)
+	}
+	return loaded
+}
+
+func scenarioValues(t testing.TB, scenario string) map[string]any {
+	t.Helper()
+	vals, err := chartutil.ReadValuesFile(filepath.Join(umbrella, "ci", scenario+"-values.yaml"))
+	if err != nil {
+		t.Fatalf("read values of scenario %s: %v", scenario, err)
+	}
+	return vals.AsMap()
+}
+
+// render renders the umbrella chart for a scenario into namespace, as
+// `helm install --dry-run` would (hooks included), once per pair.
+func render(t testing.TB, scenario, namespace string) *rendered {
+	t.Helper()
+	key := scenario + "/" + namespace
+	renderMu.Lock()
+	defer renderMu.Unlock()
+	if r, ok := renderMem[key]; ok {
+		return r
+	}
+	r, err := renderValues(t, scenarioValues(t, scenario), namespace)
+	if err != nil {
+		t.Fatalf("render scenario %s: %v", scenario, err)
+	}
+	r.scenario = scenario
+	renderMem[key] = r
+	return r
+}
+
+// renderValues renders the umbrella chart with vals, uncached.
+func renderValues(t testing.TB, vals map[string]any, namespace string) (*rendered, error) {
+	t.Helper()
+	install := action.NewInstall(&action.Configuration{})
+	install.DryRun = true
+	install.ClientOnly = true
+	install.IncludeCRDs = true
+	install.ReleaseName = releaseName
+	install.Namespace = namespace
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	install.KubeVersion = kv
+	rel, err := install.Run(loadChart(t), vals)
+	if err != nil {
+		return nil, err
+	}
+	r := &rendered{namespace: namespace, notes: rel.Info.Notes}
+	if err := r.add(rel.Manifest, ""); err != nil {
+		return nil, err
+	}
+	for _, h := range rel.Hooks {
+		events := make([]string, len(h.Events))
+		for i, e := range h.Events {
+			events[i] = string(e)
+		}
+		if err := r.add(h.Manifest, strings.Join(events, ",")); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// strictCodec decodes into the typed API objects and fails on unknown or
+// duplicate fields, as the API server's strict field validation does.
+var strictCodec = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+
+func (r *rendered) add(manifest, hook string) error {
+	for _, doc := range releaseutil.SplitManifests(manifest) {
+		source := ""
+		if first, _, ok := strings.Cut(doc, "\n"); ok && strings.HasPrefix(first, "# Source: ") {
+			source = strings.TrimPrefix(first, "# Source: ")
+		}
+		raw := []byte(doc)
+		var m map[string]any
+		if err := yaml.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("%s: %w", source, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		typed, _, err := strictCodec.Decode(raw, nil, nil)
+		if err != nil {
+			return fmt.Errorf("%s: strict decoding: %w", source, err)
+		}
+		r.objects = append(r.objects, object{typed: typed, u: &unstructured.Unstructured{Object: m}, hook: hook, source: source})
+	}
+	sort.SliceStable(r.objects, func(i, j int) bool { return r.objects[i].source < r.objects[j].source })
+	return nil
+}
+
+// ofKind returns the objects of a kind.
+func (r *rendered) ofKind(kind string) []object {
+	var out []object
+	for _, o := range r.objects {
+		if o.u.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// find returns the object of a kind and name, or nil.
+func (r *rendered) find(kind, name string) *object {
+	for i, o := range r.objects {
+		if o.u.GetKind() == kind && o.u.GetName() == name {
+			return &r.objects[i]
+		}
+	}
+	return nil
+}
+
+func TestScenariosRender(t *testing.T) {
+	for _, s := range scenarios {
+		t.Run(s, func(t *testing.T) {
+			r := render(t, s, "vidstream")
+			kinds := map[string]int{}
+			for _, o := range r.objects {
+				kinds[o.u.GetKind()]++
+				if ns := o.u.GetNamespace(); ns != "vidstream" {
+					t.Errorf("%s: namespace %q, want the release's", o, ns)
+				}
+			}
+			t.Logf("%d objects: %v", len(r.objects), kinds)
+			for _, svc := range []string{"user", "video", "watch-history"} {
+				if r.find("Deployment", releaseName+"-"+svc) == nil {
+					t.Errorf("no Deployment for %s", svc)
+				}
+			}
+			infra := map[string]string{
+				"kafka": "StatefulSet", "postgresql": "StatefulSet",
+				"otel-collector": "Deployment", "jaeger": "Deployment",
+			}
+			for name, kind := range infra {
+				want := s == "default" || (s == "tracing-off" && kind == "StatefulSet")
+				if got := r.find(kind, releaseName+"-"+name) != nil; got != want {
+					t.Errorf("%s %s rendered: %v, want %v", kind, name, got, want)
+				}
+			}
+			if !strings.Contains(r.notes, "port-forward") {
+				t.Errorf("NOTES.txt does not tell how to reach the APIs:\n%s", r.notes)
+			}
+		})
+	}
+}
+
+// TestValidationRefusesBrokenCombinations: switching a part off without
+// naming the existing one fails the render with a message naming the value.
+func TestValidationRefusesBrokenCombinations(t *testing.T) {
+	cases := []struct {
+		name string
+		vals string
+		want string
+	}{
+		{"kafka off, no address", "kafka: {enabled: false}", "global.kafka.bootstrapServers"},
+		{"kafka on and external", "global: {kafka: {bootstrapServers: 'k:9092'}}", "kafka.enabled=false"},
+		{"postgresql off, no secret", "postgresql: {enabled: false}", "database.existingSecret"},
+		{"collector off, no endpoint", "otel-collector: {enabled: false}", "global.otlp.endpoint"},
+		{"jaeger off, no exporter", "jaeger: {enabled: false}", "otel-collector.exporter.endpoint"},
+		{"schema: unknown key", "user: {replicas: 2}", "replicas"},
+		{"schema: memory limit missing", "video: {resources: {requests: {cpu: 1m, memory: 1Mi}, limits: {cpu: 1}}}", "memory"},
+		{"schema: bad log level", "watch-history: {logLevel: loud}", "logLevel"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var vals map[string]any
+			if err := yaml.Unmarshal([]byte(c.vals), &vals); err != nil {
+				t.Fatal(err)
+			}
+			_, err := renderValues(t, vals, "vidstream")
+			if err == nil {
+				t.Fatalf("rendered; want an error naming %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not name %q", err, c.want)
+			}
+		})
+	}
+}

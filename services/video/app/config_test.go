@@ -1,0 +1,43 @@
+package app_test
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vidstream/vidstream/services/internal/config"
+	"github.com/vidstream/vidstream/services/video/app"
+)
+
+func TestConfigFromEnvironment(t *testing.T) {
+	var defaults app.Config
+	if err := config.Load(t.Context(), func(string) string { return "" }, &defaults); err != nil {
+		t.Fatalf("load defaults: %v", err)
+	}
+	// The consumer group and backoff are not read from the environment:
+	// they stay zero here and app.New applies the contract's defaults.
+	want := app.Config{
+		HTTPAddr:        app.DefaultHTTPAddr,
+		GRPCAddr:        app.DefaultGRPCAddr,
+		DatabaseURL:     app.DefaultDatabaseURL,
+		UserGRPCAddr:    app.DefaultUserGRPCAddr,
+		KafkaBrokers:    []string{app.DefaultKafkaBrokers},
+		ShutdownTimeout: 10 * time.Second,
+	}
+	if !reflect.DeepEqual(defaults, want) {
+		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)
+	}
+
+	env := map[string]string{
+		"KAFKA_BROKERS":        "kafka-0:9092,kafka-1:9092",
+		"KAFKA_TOPICS_MANAGED": "true",
+	}
+	var cfg app.Config
+	if err := config.Load(t.Context(), func(k string) string { return env[k] }, &cfg); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged {
+		t.Fatalf("config = %+v", cfg)
+	}
+}

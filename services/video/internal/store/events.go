@@ -1,0 +1,76 @@
+package store
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
+	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/video/internal/domain"
+)
+
+// VideosTopic carries this service's events, keyed by video id so that one
+// video's events stay in order on one partition (a VideoDeleted never
+// overtakes the VideoUpdated before it).
+const VideosTopic = "vidstream.videos.v1"
+
+// toOutbox translates a domain event into its wire contract
+// (services/api/events/v1).
+func toOutbox(e domain.Event) (outbox.Event, error) {
+	switch e := e.(type) {
+	case domain.VideoPublished:
+		kind, err := wireKind(e.Kind)
+		if err != nil {
+			return outbox.Event{}, err
+		}
+		return outbox.Event{
+			Topic: VideosTopic,
+			Key:   e.VideoID.String(),
+			Payload: &eventsv1.VideoPublished{
+				VideoId:         e.VideoID.String(),
+				OwnerId:         e.OwnerID.String(),
+				Title:           e.Title,
+				Kind:            kind,
+				DurationSeconds: int32(e.DurationSeconds), // validated to at most 48 h
+				PublishedAt:     timestamppb.New(e.PublishedAt),
+			},
+		}, nil
+	case domain.VideoUpdated:
+		return outbox.Event{
+			Topic: VideosTopic,
+			Key:   e.VideoID.String(),
+			Payload: &eventsv1.VideoUpdated{
+				VideoId:         e.VideoID.String(),
+				Title:           e.Title,
+				Description:     e.Description,
+				DurationSeconds: int32(e.DurationSeconds), // validated to at most 48 h
+				UpdatedAt:       timestamppb.New(e.UpdatedAt),
+			},
+		}, nil
+	case domain.VideoDeleted:
+		return outbox.Event{
+			Topic: VideosTopic,
+			Key:   e.VideoID.String(),
+			Payload: &eventsv1.VideoDeleted{
+				VideoId:   e.VideoID.String(),
+				DeletedAt: timestamppb.New(e.DeletedAt),
+			},
+		}, nil
+	default:
+		return outbox.Event{}, fmt.Errorf("store: no wire format for event %T", e)
+	}
+}
+
+// wireKind maps a kind to the events contract's own enum, which does not
+// follow the REST or gRPC APIs' representations.
+func wireKind(k domain.Kind) (eventsv1.VideoKind, error) {
+	switch k {
+	case domain.KindMovie:
+		return eventsv1.VideoKind_VIDEO_KIND_MOVIE, nil
+	case domain.KindEpisode:
+		return eventsv1.VideoKind_VIDEO_KIND_EPISODE, nil
+	default:
+		return eventsv1.VideoKind_VIDEO_KIND_UNSPECIFIED, fmt.Errorf("store: no wire kind for video kind %q", k)
+	}
+}

@@ -53,20 +53,19 @@ type rendered struct {
 }
 
 var (
-	loadOnce  sync.Once
-	loaded    *chart.Chart
-	loadErr   error
 	renderMu  sync.Mutex
 	renderMem = map[string]*rendered{}
 )
 
+// loadChart loads the umbrella chart afresh: rendering removes the
+// disabled subcharts from the loaded chart.
 func loadChart(t testing.TB) *chart.Chart {
 	t.Helper()
-	loadOnce.Do(func() { loaded, loadErr = loader.Load(umbrella) })
-	if loadErr != nil {
-		t.Fatalf("load chart: %v", loadErr)
+	c, err := loader.Load(umbrella)
+	if err != nil {
+		t.Fatalf("load chart: %v", err)
 	}
-	return loaded
+	return c
 }
 
 func scenarioValues(t testing.TB, scenario string) map[string]any {
@@ -228,7 +227,7 @@ func TestValidationRefusesBrokenCombinations(t *testing.T) {
 		{"collector off, no endpoint", "otel-collector: {enabled: false}", "global.otlp.endpoint"},
 		{"jaeger off, no exporter", "jaeger: {enabled: false}", "otel-collector.exporter.endpoint"},
 		{"schema: unknown key", "user: {replicas: 2}", "replicas"},
-		{"schema: memory limit missing", "video: {resources: {requests: {cpu: 1m, memory: 1Mi}, limits: {cpu: 1}}}", "memory"},
+		{"schema: memory limit removed", "video: {resources: {limits: {memory: null}}}", "memory"},
 		{"schema: bad log level", "watch-history: {logLevel: loud}", "logLevel"},
 	}
 	for _, c := range cases {

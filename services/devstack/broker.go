@@ -55,7 +55,7 @@ func runBroker(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log.InfoContext(ctx, "kfake broker listening",
 		slog.Any("addrs", c.ListenAddrs()), slog.String("data", *dataDir),
-		slog.Duration("startup", time.Since(start)))
+		slog.String("startup", time.Since(start).Round(time.Millisecond).String()))
 
 	<-ctx.Done()
 	// Close writes the cluster's state to the data directory before it

@@ -16,7 +16,8 @@ import (
 
 // proc is one child process: a service, Jaeger or the broker.
 type proc struct {
-	name string
+	name  string
+	order int
 	cmd  *exec.Cmd
 	// logPath is the file receiving the child's raw output.
 	logPath string
@@ -35,6 +36,9 @@ type proc struct {
 // procSpec is what to start.
 type procSpec struct {
 	name string
+	// order ranks the process in the stack: processes stop from the
+	// highest to the lowest, whatever order they happened to start in.
+	order int
 	path string
 	args []string
 	env  []string
@@ -76,7 +80,7 @@ func startProc(sp *spawner, spec procSpec, console *console, logDir string) (*pr
 		_ = logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", spec.name, spec.path, err)
 	}
-	p := &proc{name: spec.name, cmd: cmd, logPath: logPath, tail: t, done: make(chan struct{})}
+	p := &proc{name: spec.name, order: spec.order, cmd: cmd, logPath: logPath, tail: t, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		out.flush()

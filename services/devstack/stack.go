@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,7 +121,8 @@ func (s *stack) run(ctx context.Context) (err error) {
 					return fmt.Errorf("find devstack's binary to start the broker: %w", err)
 				}
 				p, err := s.start(sp, procSpec{
-					name: "kafka",
+					name:  "kafka",
+					order: 0,
 					path: exe,
 					args: []string{"broker", "-port", strconv.Itoa(brokerPort), "-data", filepath.Join(s.cfg.dataDir, "kfake")},
 					env:  os.Environ(),
@@ -137,7 +140,8 @@ func (s *stack) run(ctx context.Context) (err error) {
 				return nil
 			}
 			p, err := s.start(sp, procSpec{
-				name: "jaeger",
+				name:  "jaeger",
+				order: 1,
 				path: jaeger.path,
 				args: []string{"--config", filepath.Join(s.cfg.root, jaegerConfigPath)},
 				env:  append(os.Environ(), "JAEGER_UI_ASSETS="+s.cfg.jaegerUIAssets),
@@ -163,10 +167,11 @@ func (s *stack) run(ctx context.Context) (err error) {
 	// The services start together: none needs another to start (gRPC
 	// clients connect lazily, events wait in the outbox).
 	var starts []func(context.Context) error
-	for _, svc := range services {
+	for i, svc := range services {
 		starts = append(starts, func(ctx context.Context) error {
 			p, err := s.start(sp, procSpec{
-				name: svc.name,
+				name:  svc.name,
+				order: 2 + i,
 				path: filepath.Join(s.cfg.binDir, svc.name),
 				env:  s.serviceEnv(svc, brokers, otlp, embeddedJaeger),
 				dir:  s.cfg.root,
@@ -324,15 +329,16 @@ func (s *stack) running() []*proc {
 	return append([]*proc(nil), s.procs...)
 }
 
-// stopAll stops the children in the reverse of their start order, one at a
-// time: the services drain their requests and flush their last spans while
-// Jaeger still runs, and their producers and consumers finish while the
-// broker does; the broker goes last and saves its state.
+// stopAll stops the children one at a time, in the reverse of the stack's
+// order: watch-history, video and user drain their requests and flush
+// their last spans while Jaeger still runs, and their producers and
+// consumers finish while the broker does; the broker goes last and saves
+// its state.
 func (s *stack) stopAll() error {
 	procs := s.running()
+	slices.SortStableFunc(procs, func(a, b *proc) int { return cmp.Compare(b.order, a.order) })
 	var errs []error
-	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
+	for _, p := range procs {
 		if p.exited() && !p.isStopping() {
 			continue // already reported as a crash
 		}

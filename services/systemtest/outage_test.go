@@ -36,6 +36,7 @@ func TestBrokerOutage(t *testing.T) {
 			videos  = 4
 			reports = 25 // per user and video: 5 × 4 × 25 = 500
 		)
+		t.Logf("PHASE started")
 		owner := s.newUser(t)
 		var viewers []user
 		var keys []string
@@ -88,6 +89,7 @@ func TestBrokerOutage(t *testing.T) {
 
 		// The view counter is in its group and the topic exists: the
 		// outage hits a running system, not one still starting up.
+		t.Logf("PHASE setup done")
 		waitTopic(t, s.brokers, watchTopic)
 		kafkatest.WaitGroupStable(t, s.brokers, s.viewCounterGroup, 1)
 

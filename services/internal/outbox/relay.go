@@ -34,9 +34,9 @@ type RelayOptions struct {
 	// PollInterval is how long an idle relay waits before looking for new
 	// rows again (default 500 ms). Wake cuts the wait short.
 	PollInterval time.Duration
-	// BatchSize caps the rows published per pass (default 100). It must not
-	// exceed kafkabus.DefaultBatchSize, the producer's per-request limit:
-	// see Relay for why.
+	// BatchSize caps the rows published per pass (default 100). Values
+	// above kafkabus.DefaultBatchSize, the producer's per-request limit, are
+	// lowered to it: see Relay for why.
 	BatchSize int
 	// LanesPerPass caps the lanes one pass claims on PostgreSQL (default 8
 	// of 64), which leaves lanes for other replicas to work on at the same

@@ -1,0 +1,316 @@
+package charts_test
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// endpoint is one side of a connection: a pod of the release (by the name
+// the table uses), or a pod elsewhere.
+type endpoint struct {
+	name      string
+	namespace string
+	labels    map[string]string
+	// ports are the pod's named container ports, for policies that name them.
+	ports []corev1.ContainerPort
+}
+
+// cluster models the namespaces and pods a connection can involve.
+type cluster struct {
+	namespaces map[string]map[string]string // name -> labels
+	pods       map[string]endpoint
+	policies   []networkingv1.NetworkPolicy
+}
+
+// newCluster places the release's pods (named by app.kubernetes.io/name:
+// user, kafka, kafka-topics, user-test, ...) in ns, next to a client in
+// another namespace, kube-dns, and the given external pods.
+func newCluster(t *testing.T, r *rendered, ns string, external ...endpoint) *cluster {
+	t.Helper()
+	c := &cluster{namespaces: map[string]map[string]string{}, pods: map[string]endpoint{}}
+	for _, n := range []string{ns, "clients", "kube-system", "elsewhere"} {
+		c.namespaces[n] = map[string]string{"kubernetes.io/metadata.name": n}
+	}
+	for _, w := range workloads(t, r) {
+		name := w.labels["app.kubernetes.io/name"]
+		if _, dup := c.pods[name]; dup {
+			t.Fatalf("two workloads with pod name label %q", name)
+		}
+		var ports []corev1.ContainerPort
+		for _, ct := range w.spec.Containers {
+			ports = append(ports, ct.Ports...)
+		}
+		c.pods[name] = endpoint{name: name, namespace: ns, labels: w.labels, ports: ports}
+	}
+	c.pods["client"] = endpoint{name: "client", namespace: "clients", labels: map[string]string{"app": "browser"}}
+	c.pods["kube-dns"] = endpoint{name: "kube-dns", namespace: "kube-system", labels: map[string]string{"k8s-app": "kube-dns"}}
+	c.pods["internet"] = endpoint{name: "internet", namespace: "elsewhere", labels: map[string]string{"app": "anything"}}
+	for _, e := range external {
+		if _, ok := c.namespaces[e.namespace]; !ok {
+			c.namespaces[e.namespace] = map[string]string{"kubernetes.io/metadata.name": e.namespace}
+		}
+		c.pods[e.name] = e
+	}
+	for _, o := range r.ofKind("NetworkPolicy") {
+		c.policies = append(c.policies, *o.typed.(*networkingv1.NetworkPolicy))
+	}
+	return c
+}
+
+// allowed evaluates the NetworkPolicy semantics: a connection passes when
+// the source's egress allows it (or no policy isolates the source for
+// egress) and the destination's ingress allows it (likewise).
+func (c *cluster) allowed(t *testing.T, from, to string, proto corev1.Protocol, port int32) bool {
+	t.Helper()
+	src, ok := c.pods[from]
+	if !ok {
+		t.Fatalf("no pod %q in the model (have %v)", from, keys(c.pods))
+	}
+	dst, ok := c.pods[to]
+	if !ok {
+		t.Fatalf("no pod %q in the model (have %v)", to, keys(c.pods))
+	}
+	return c.direction(src, dst, dst, proto, port, networkingv1.PolicyTypeEgress) &&
+		c.direction(dst, src, dst, proto, port, networkingv1.PolicyTypeIngress)
+}
+
+// direction checks the policies of subject for one direction; peer is the
+// other side, target the pod whose ports the connection reaches.
+func (c *cluster) direction(subject, peer, target endpoint, proto corev1.Protocol, port int32, dir networkingv1.PolicyType) bool {
+	isolated := false
+	for _, p := range c.policies {
+		if p.Namespace != subject.namespace || !selects(p.Spec.PodSelector, subject.labels) || !hasType(p, dir) {
+			continue
+		}
+		isolated = true
+		if dir == networkingv1.PolicyTypeEgress {
+			for _, rule := range p.Spec.Egress {
+				if c.peersMatch(p.Namespace, rule.To, peer) && portsMatch(rule.Ports, target, proto, port) {
+					return true
+				}
+			}
+		} else {
+			for _, rule := range p.Spec.Ingress {
+				if c.peersMatch(p.Namespace, rule.From, peer) && portsMatch(rule.Ports, target, proto, port) {
+					return true
+				}
+			}
+		}
+	}
+	return !isolated
+}
+
+func hasType(p networkingv1.NetworkPolicy, dir networkingv1.PolicyType) bool {
+	if len(p.Spec.PolicyTypes) == 0 {
+		// The API's default: Ingress, plus Egress when there are egress rules.
+		return dir == networkingv1.PolicyTypeIngress || len(p.Spec.Egress) > 0
+	}
+	for _, t := range p.Spec.PolicyTypes {
+		if t == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cluster) peersMatch(policyNS string, peers []networkingv1.NetworkPolicyPeer, e endpoint) bool {
+	if len(peers) == 0 {
+		return true
+	}
+	for _, peer := range peers {
+		switch {
+		case peer.IPBlock != nil:
+			// The model has no addresses: an ipBlock matches no pod.
+		case peer.NamespaceSelector != nil:
+			if selects(*peer.NamespaceSelector, c.namespaces[e.namespace]) &&
+				(peer.PodSelector == nil || selects(*peer.PodSelector, e.labels)) {
+				return true
+			}
+		case peer.PodSelector != nil:
+			if e.namespace == policyNS && selects(*peer.PodSelector, e.labels) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func portsMatch(ports []networkingv1.NetworkPolicyPort, target endpoint, proto corev1.Protocol, port int32) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	for _, p := range ports {
+		pp := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			pp = *p.Protocol
+		}
+		if pp != proto {
+			continue
+		}
+		if p.Port == nil {
+			return true
+		}
+		want := p.Port.IntVal
+		if p.Port.StrVal != "" {
+			want = -1
+			for _, cp := range target.ports {
+				if cp.Name == p.Port.StrVal && cp.Protocol == pp {
+					want = cp.ContainerPort
+				}
+			}
+		}
+		end := want
+		if p.EndPort != nil {
+			end = *p.EndPort
+		}
+		if port >= want && port <= end {
+			return true
+		}
+	}
+	return false
+}
+
+func selects(sel metav1.LabelSelector, l map[string]string) bool {
+	s, err := metav1.LabelSelectorAsSelector(&sel)
+	if err != nil {
+		panic(fmt.Sprintf("bad selector %v: %v", sel, err))
+	}
+	return s.Matches(labels.Set(l))
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+type flow struct {
+	from, to string
+	port     int32
+	proto    corev1.Protocol // TCP when empty
+	allow    bool
+	why      string
+}
+
+func checkFlows(t *testing.T, c *cluster, flows []flow) {
+	t.Helper()
+	for _, f := range flows {
+		proto := f.proto
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		verdict := map[bool]string{true: "allowed", false: "denied"}
+		if got := c.allowed(t, f.from, f.to, proto, f.port); got != f.allow {
+			t.Errorf("%s -> %s:%d/%s is %s, want %s (%s)", f.from, f.to, f.port, proto, verdict[got], verdict[f.allow], f.why)
+		}
+	}
+}
+
+// TestNetworkPoliciesAllowExactlyTheDesignedFlows: the flows of DESIGN §1
+// (client -> REST; watch-history -> user, video and video -> user over gRPC;
+// services -> Kafka, PostgreSQL, collector; collector -> Jaeger; DNS) pass,
+// and nothing else does.
+func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
+	r := render(t, "default", "vidstream")
+	c := newCluster(t, r, "vidstream")
+	services := []string{"user", "video", "watch-history"}
+	var flows []flow
+	for _, s := range services {
+		flows = append(flows,
+			flow{"client", s, 8080, "", true, "REST clients"},
+			flow{"client", s, 9090, "", false, "gRPC is east-west only"},
+			flow{s, "kafka", 9092, "", true, "events"},
+			flow{s, "postgresql", 5432, "", true, "its database"},
+			flow{s, "otel-collector", 4317, "", true, "traces"},
+			flow{s, "jaeger", 4317, "", false, "traces go through the collector"},
+			flow{s, "jaeger", 16686, "", false, "services do not query traces"},
+			flow{s, "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
+			flow{s, "kube-dns", 53, corev1.ProtocolTCP, true, "DNS"},
+			flow{s, "internet", 443, "", false, "no egress beyond the design"},
+			flow{s, "postgresql", 5433, "", false, "only PostgreSQL's port"},
+			flow{s + "-test", s, 8080, "", true, "helm test reads /readyz"},
+		)
+	}
+	flows = append(flows,
+		// gRPC, exactly the calls of the design.
+		flow{"watch-history", "user", 9090, "", true, "token checks"},
+		flow{"watch-history", "video", 9090, "", true, "video lookups"},
+		flow{"video", "user", 9090, "", true, "token checks"},
+		flow{"user", "video", 9090, "", false, "user calls nobody"},
+		flow{"user", "watch-history", 9090, "", false, "user calls nobody"},
+		flow{"video", "watch-history", 9090, "", false, "nobody calls watch-history"},
+		flow{"watch-history", "user", 8080, "", false, "services call each other over gRPC only"},
+		// Infrastructure.
+		flow{"kafka-topics", "kafka", 9092, "", true, "the topics Job"},
+		flow{"kafka-topics", "postgresql", 5432, "", false, "the Job needs only Kafka"},
+		flow{"otel-collector", "jaeger", 4317, "", true, "traces to the backend"},
+		flow{"otel-collector", "kafka", 9092, "", false, "the collector needs only Jaeger"},
+		flow{"kafka", "postgresql", 5432, "", false, "infrastructure does not talk across"},
+		flow{"postgresql", "kafka", 9092, "", false, "infrastructure does not talk across"},
+		flow{"jaeger", "otel-collector", 4317, "", false, "Jaeger connects to nothing"},
+		flow{"postgresql", "internet", 443, "", false, "no egress"},
+		flow{"client", "jaeger", 16686, "", true, "the Jaeger UI"},
+		flow{"client", "jaeger", 4317, "", false, "OTLP only from the collector"},
+		flow{"client", "kafka", 9092, "", false, "Kafka is internal"},
+		flow{"client", "postgresql", 5432, "", false, "PostgreSQL is internal"},
+		flow{"client", "otel-collector", 4317, "", false, "the collector is internal"},
+		flow{"user-test", "video", 8080, "", false, "a test pod reaches its own service only"},
+		flow{"kafka", "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
+	)
+	checkFlows(t, c, flows)
+
+	// Default deny: every pod of the release is isolated both ways by a
+	// policy, so whatever the table does not list is denied too.
+	for name, pod := range c.pods {
+		if pod.namespace != "vidstream" {
+			continue
+		}
+		for _, dir := range []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress} {
+			isolated := false
+			for _, p := range c.policies {
+				if selects(p.Spec.PodSelector, pod.labels) && hasType(p, dir) {
+					isolated = true
+				}
+			}
+			if !isolated {
+				t.Errorf("pod %s is not isolated for %s", name, dir)
+			}
+		}
+	}
+}
+
+// TestNetworkPoliciesReachExternalInfrastructure: with every part
+// switched off, the services reach the existing Kafka, database and OTLP
+// endpoint on their ports, in the namespaces
+// global.networkPolicy.externalEgressTo names, and nowhere else.
+func TestNetworkPoliciesReachExternalInfrastructure(t *testing.T) {
+	r := render(t, "infra-off", "vidstream")
+	c := newCluster(t, r, "vidstream",
+		endpoint{name: "ext-kafka", namespace: "data", labels: map[string]string{"app": "kafka"}},
+		endpoint{name: "ext-postgres", namespace: "data", labels: map[string]string{"app": "postgres"}},
+		endpoint{name: "ext-otel", namespace: "observability", labels: map[string]string{"app": "collector"}},
+	)
+	var flows []flow
+	for _, s := range []string{"user", "video", "watch-history"} {
+		flows = append(flows,
+			flow{s, "ext-kafka", 9092, "", true, "the existing Kafka"},
+			flow{s, "ext-kafka", 9093, "", false, "only the bootstrap servers' port"},
+			flow{s, "ext-postgres", 5432, "", true, "the existing database"},
+			flow{s, "ext-otel", 4317, "", true, "the existing OTLP endpoint"},
+			flow{s, "internet", 9092, "", false, "outside externalEgressTo"},
+			flow{"client", s, 8080, "", true, "REST clients"},
+		)
+	}
+	flows = append(flows,
+		flow{"kafka-topics", "ext-kafka", 9092, "", true, "topics on the existing Kafka"},
+		flow{"watch-history", "user", 9090, "", true, "token checks"},
+	)
+	checkFlows(t, c, flows)
+}

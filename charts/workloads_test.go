@@ -1,0 +1,245 @@
+package charts_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// workload is a pod template of a rendered object with how many pods of it
+// run at once.
+type workload struct {
+	obj      object
+	spec     corev1.PodSpec
+	labels   map[string]string
+	replicas int32
+	// longRunning pods serve; Jobs and test pods run to completion and
+	// have no probes.
+	longRunning bool
+}
+
+func (w workload) String() string { return w.obj.String() }
+
+func workloads(t testing.TB, r *rendered) []workload {
+	t.Helper()
+	var out []workload
+	for _, o := range r.objects {
+		switch v := o.typed.(type) {
+		case *appsv1.Deployment:
+			replicas := int32(1)
+			if v.Spec.Replicas != nil {
+				replicas = *v.Spec.Replicas
+			}
+			out = append(out, workload{o, v.Spec.Template.Spec, v.Spec.Template.Labels, replicas, true})
+		case *appsv1.StatefulSet:
+			replicas := int32(1)
+			if v.Spec.Replicas != nil {
+				replicas = *v.Spec.Replicas
+			}
+			out = append(out, workload{o, v.Spec.Template.Spec, v.Spec.Template.Labels, replicas, true})
+		case *appsv1.DaemonSet, *appsv1.ReplicaSet, *batchv1.CronJob, *corev1.ReplicationController:
+			t.Errorf("%s: unexpected workload kind; teach this test about it", o)
+		case *batchv1.Job:
+			parallelism := int32(1)
+			if v.Spec.Parallelism != nil {
+				parallelism = *v.Spec.Parallelism
+			}
+			out = append(out, workload{o, v.Spec.Template.Spec, v.Spec.Template.Labels, parallelism, false})
+		case *corev1.Pod:
+			out = append(out, workload{o, v.Spec, v.Labels, 1, false})
+		}
+	}
+	return out
+}
+
+// TestWorkloadsAreHardened checks every container of every scenario against
+// the restricted Pod Security Standard and the chart's own rules: sized
+// (requests and limits of CPU and memory, requests within limits), probed
+// when long-running, no service account token, pinned images.
+func TestWorkloadsAreHardened(t *testing.T) {
+	for _, s := range scenarios {
+		t.Run(s, func(t *testing.T) {
+			r := render(t, s, "vidstream")
+			ws := workloads(t, r)
+			if len(ws) == 0 {
+				t.Fatal("no workloads rendered")
+			}
+			for _, w := range ws {
+				checkPod(t, w)
+			}
+		})
+	}
+}
+
+func checkPod(t *testing.T, w workload) {
+	t.Helper()
+	spec := w.spec
+	errorf := func(format string, args ...any) { t.Errorf("%s: %s", w, fmt.Sprintf(format, args...)) }
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		errorf("automountServiceAccountToken is not false (no pod talks to the API server)")
+	}
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		errorf("shares a host namespace")
+	}
+	psc := spec.SecurityContext
+	if psc == nil {
+		errorf("no pod securityContext")
+		psc = &corev1.PodSecurityContext{}
+	}
+	if psc.RunAsUser != nil && *psc.RunAsUser == 0 {
+		errorf("pod runs as uid 0")
+	}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil {
+			errorf("volume %s is a hostPath", v.Name)
+		}
+	}
+	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
+	for _, c := range containers {
+		cerrorf := func(format string, args ...any) { errorf("container %s: %s", c.Name, fmt.Sprintf(format, args...)) }
+		sc := c.SecurityContext
+		if sc == nil {
+			cerrorf("no securityContext")
+			continue
+		}
+		if !(isTrue(sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && isTrue(psc.RunAsNonRoot))) {
+			cerrorf("runAsNonRoot is not true")
+		}
+		if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+			cerrorf("runs as uid 0")
+		}
+		if !isTrue(sc.ReadOnlyRootFilesystem) {
+			cerrorf("readOnlyRootFilesystem is not true")
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			cerrorf("allowPrivilegeEscalation is not false")
+		}
+		if isTrue(sc.Privileged) {
+			cerrorf("privileged")
+		}
+		if sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+			cerrorf("capabilities do not drop ALL")
+		} else if len(sc.Capabilities.Add) > 0 {
+			cerrorf("adds capabilities %v", sc.Capabilities.Add)
+		}
+		seccomp := sc.SeccompProfile
+		if seccomp == nil {
+			seccomp = psc.SeccompProfile
+		}
+		if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			cerrorf("seccomp profile is not RuntimeDefault")
+		}
+		checkResources(cerrorf, c.Resources)
+		if ref := c.Image; ref == "" || strings.HasSuffix(ref, ":latest") || !strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":") {
+			cerrorf("image %q is not pinned to a tag", ref)
+		}
+		if w.longRunning {
+			if c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil {
+				cerrorf("needs startup, liveness and readiness probes (have %v, %v, %v)",
+					c.StartupProbe != nil, c.LivenessProbe != nil, c.ReadinessProbe != nil)
+			}
+		}
+	}
+}
+
+func checkResources(errorf func(string, ...any), r corev1.ResourceRequirements) {
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, hasReq := r.Requests[name]
+		lim, hasLim := r.Limits[name]
+		if !hasReq || !hasLim {
+			errorf("%s: request and limit required (request %v, limit %v)", name, hasReq, hasLim)
+			continue
+		}
+		if req.Sign() <= 0 {
+			errorf("%s request %s is not positive", name, req.String())
+		}
+		if req.Cmp(lim) > 0 {
+			errorf("%s request %s exceeds its limit %s", name, req.String(), lim.String())
+		}
+	}
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// TestServicesUseGRPCProbesAndTheirPorts: the services listen on 8080 (http)
+// and 9090 (grpc) in Kubernetes, probe startup and liveness with native
+// gRPC probes on 9090 and readiness with /readyz.
+func TestServicesUseGRPCProbesAndTheirPorts(t *testing.T) {
+	r := render(t, "default", "vidstream")
+	for _, svc := range []string{"user", "video", "watch-history"} {
+		o := r.find("Deployment", releaseName+"-"+svc)
+		if o == nil {
+			t.Fatalf("no Deployment for %s", svc)
+		}
+		c := o.typed.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		if env["HTTP_ADDR"] != ":8080" || env["GRPC_ADDR"] != ":9090" {
+			t.Errorf("%s: HTTP_ADDR=%q GRPC_ADDR=%q, want :8080 and :9090", svc, env["HTTP_ADDR"], env["GRPC_ADDR"])
+		}
+		for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe} {
+			if p == nil || p.GRPC == nil || p.GRPC.Port != 9090 {
+				t.Errorf("%s: %s probe is not a gRPC probe on 9090", svc, name)
+			}
+		}
+		if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
+			t.Errorf("%s: readiness probe is not GET /readyz", svc)
+		}
+	}
+}
+
+// TestMemoryBudget: the release requests at most 1.5 GiB of memory (DESIGN
+// §9), counting every pod that runs at once (replicas, Jobs); helm test
+// pods run later, on their own, and are listed apart.
+func TestMemoryBudget(t *testing.T) {
+	budget := resource.MustParse("1536Mi")
+	for _, s := range scenarios {
+		t.Run(s, func(t *testing.T) {
+			r := render(t, s, "vidstream")
+			var total, tests resource.Quantity
+			var lines []string
+			for _, w := range workloads(t, r) {
+				var pod resource.Quantity
+				for _, c := range w.spec.Containers {
+					pod.Add(c.Resources.Requests[corev1.ResourceMemory])
+				}
+				// Init containers run before the others: the pod needs the
+				// larger of the two.
+				for _, c := range w.spec.InitContainers {
+					if m := c.Resources.Requests[corev1.ResourceMemory]; m.Cmp(pod) > 0 {
+						pod = m
+					}
+				}
+				sum := pod.DeepCopy()
+				sum.Mul(int64(w.replicas))
+				note := ""
+				if w.obj.hook == "test" {
+					tests.Add(sum)
+					note = " (helm test, not counted)"
+				} else {
+					total.Add(sum)
+				}
+				lines = append(lines, fmt.Sprintf("  %-44s %d x %6s = %6s%s", w.obj.u.GetKind()+"/"+w.obj.u.GetName(),
+					w.replicas, pod.String(), mib(sum), note))
+			}
+			sort.Strings(lines)
+			t.Logf("memory requests, scenario %s:\n%s\n  total %s of %s (helm test pods: %s)",
+				s, strings.Join(lines, "\n"), mib(total), budget.String(), mib(tests))
+			if total.Cmp(budget) > 0 {
+				t.Errorf("the release requests %s of memory, over the %s budget", mib(total), budget.String())
+			}
+		})
+	}
+}
+
+func mib(q resource.Quantity) string {
+	return fmt.Sprintf("%dMi", q.Value()/(1<<20))
+}

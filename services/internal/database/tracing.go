@@ -8,6 +8,7 @@ import (
 	"github.com/XSAM/otelsql"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
@@ -38,8 +39,16 @@ func otelOptions(d Dialect, p telemetry.Providers, extra ...attribute.KeyValue) 
 			// request and say little the query span does not.
 			OmitRows:             true,
 			OmitConnResetSession: true,
+			// A query outside any span (a migration at start, a background
+			// poller) would become a root span of its own: a one-span trace
+			// every poll interval that buries the request traces in Jaeger.
+			SpanFilter: hasParentSpan,
 		}),
 	}
+}
+
+func hasParentSpan(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
+	return trace.SpanContextFromContext(ctx).IsValid()
 }
 
 // spanName follows the OpenTelemetry database conventions: the operation

@@ -66,3 +66,23 @@ func TestQueriesAreTraced(t *testing.T) {
 		})
 	}
 }
+
+// A query outside any span must not start a trace of its own: background
+// pollers would otherwise flood the tracing backend with one-span traces.
+func TestQueriesWithoutParentSpanAreNotTraced(t *testing.T) {
+	for _, d := range databasetest.Backends() {
+		t.Run(d.String(), func(t *testing.T) {
+			p, spans := telemetrytest.New(t)
+			db := databasetest.OpenWithProviders(t, d, migrations, p)
+			before := len(spans.Ended())
+
+			var n int
+			if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM items`).Scan(&n); err != nil {
+				t.Fatalf("select: %v", err)
+			}
+			if got := spans.Ended()[before:]; len(got) != 0 {
+				t.Errorf("query without a parent span produced %d spans, first %q", len(got), got[0].Name())
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ go-version: # the Go release the targets use
 	@go version
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 tools: ## build buf, protoc-gen-go(-grpc), golangci-lint, govulncheck into hack/tools/bin
 	@hack/tools.sh
@@ -76,6 +76,14 @@ test-integration: deps-up ## start PostgreSQL and Kafka, then run `make test` ag
 run: ## start the whole system locally (embedded broker, Jaeger, every service)
 	go run ./services/devstack
 
+.PHONY: demo e2e
+demo: ## with `make run` up: every API flow once, each trace drawn as a waterfall
+	go run ./services/loadgen demo
+
+E2E_TIMEOUT ?= 40m
+e2e: ## build and start the whole system, run the demo, check its traces in Jaeger
+	VIDSTREAM_E2E=1 go test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestEndToEnd$$' -v ./services/devstack
+
 postgres-up: ## start PostgreSQL on 127.0.0.1:15432 (installs it with apt if missing)
 	@url="$$(hack/postgres.sh start)"; echo "export VIDSTREAM_TEST_POSTGRES_URL='$$url'"
 
@@ -94,6 +102,25 @@ deps-down: kafka-down postgres-down ## stop them
 
 ci: ## run the CI script as CI does
 	bash .ci/run
+
+# --- Kubernetes: charts/, k8s/, skaffold.yaml, Dockerfile (docs/kubernetes.md) ---
+.PHONY: k8s-tools k8s-check kind-up images
+IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+k8s-tools: ## build helm, kube-apiserver, kubectl, etcd, skaffold, kind, a collector into hack/tools/bin/k8s
+	@hack/k8s-tools.sh
+
+k8s-check: ## lint, render and test the charts (objects created on a real kube-apiserver), check images, skaffold, kind, collector
+	@hack/k8s-check.sh
+
+kind-up: ## create (or reuse) the kind cluster of k8s/kind/cluster.yaml; then `skaffold dev`
+	@hack/kind-up.sh
+
+images: ## docker build vidstream/{user,video,watch-history}:$(IMAGE_VERSION) (needs a Docker engine)
+	@for s in user video watch-history; do \
+		docker build --build-arg SERVICE=$$s --build-arg VERSION=$(IMAGE_VERSION) \
+			--build-arg COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" -t vidstream/$$s:$(IMAGE_VERSION) . ; \
+	done
 
 clean: ## remove built tools, caches and Kafka's jars and data (stops Kafka first)
 	-@hack/kafka.sh stop

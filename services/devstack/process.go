@@ -18,7 +18,7 @@ import (
 type proc struct {
 	name  string
 	order int
-	cmd  *exec.Cmd
+	cmd   *exec.Cmd
 	// logPath is the file receiving the child's raw output.
 	logPath string
 	tail    *tail
@@ -39,10 +39,10 @@ type procSpec struct {
 	// order ranks the process in the stack: processes stop from the
 	// highest to the lowest, whatever order they happened to start in.
 	order int
-	path string
-	args []string
-	env  []string
-	dir  string
+	path  string
+	args  []string
+	env   []string
+	dir   string
 }
 
 // startProc starts spec as a child whose output (stdout and stderr, as

@@ -79,7 +79,12 @@ func probeHTTP(url string) func(context.Context) error {
 // just that its port is open.
 func probeKafka(brokers []string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 2 * time.Second}
+		// A transport of its own: kafka-go's default one caches metadata,
+		// and a probe must neither read stale answers nor leave any for
+		// other clients of the process.
+		transport := &kafka.Transport{DialTimeout: 2 * time.Second}
+		defer transport.CloseIdleConnections()
+		c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 2 * time.Second, Transport: transport}
 		md, err := c.Metadata(ctx, &kafka.MetadataRequest{})
 		if err != nil {
 			return fmt.Errorf("kafka metadata from %s: %w", strings.Join(brokers, ","), err)

@@ -80,7 +80,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := b.buildAll(ctx, jaeger); err != nil {
-		return interrupted(ctx, err)
+		return s.interrupted(ctx, err)
 	}
 	if s.cfg.buildOnly {
 		s.console.printf("binaries are in %s", s.cfg.binDir)
@@ -123,10 +123,10 @@ func (s *stack) run(ctx context.Context) (err error) {
 				p, err := s.start(sp, procSpec{
 					name:  "kafka",
 					order: 0,
-					path: exe,
-					args: []string{"broker", "-port", strconv.Itoa(brokerPort), "-data", filepath.Join(s.cfg.dataDir, "kfake")},
-					env:  os.Environ(),
-					dir:  s.cfg.root,
+					path:  exe,
+					args:  []string{"broker", "-port", strconv.Itoa(brokerPort), "-data", filepath.Join(s.cfg.dataDir, "kfake")},
+					env:   os.Environ(),
+					dir:   s.cfg.root,
 				})
 				if err != nil {
 					return err
@@ -142,10 +142,10 @@ func (s *stack) run(ctx context.Context) (err error) {
 			p, err := s.start(sp, procSpec{
 				name:  "jaeger",
 				order: 1,
-				path: jaeger.path,
-				args: []string{"--config", filepath.Join(s.cfg.root, jaegerConfigPath)},
-				env:  append(os.Environ(), "JAEGER_UI_ASSETS="+s.cfg.jaegerUIAssets),
-				dir:  s.cfg.root,
+				path:  jaeger.path,
+				args:  []string{"--config", filepath.Join(s.cfg.root, jaegerConfigPath)},
+				env:   append(os.Environ(), "JAEGER_UI_ASSETS="+s.cfg.jaegerUIAssets),
+				dir:   s.cfg.root,
 			})
 			if err != nil {
 				return err
@@ -161,7 +161,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 		},
 	)
 	if err != nil {
-		return interrupted(ctx, err)
+		return s.interrupted(ctx, err)
 	}
 
 	// The services start together: none needs another to start (gRPC
@@ -172,9 +172,9 @@ func (s *stack) run(ctx context.Context) (err error) {
 			p, err := s.start(sp, procSpec{
 				name:  svc.name,
 				order: 2 + i,
-				path: filepath.Join(s.cfg.binDir, svc.name),
-				env:  s.serviceEnv(svc, brokers, otlp, embeddedJaeger),
-				dir:  s.cfg.root,
+				path:  filepath.Join(s.cfg.binDir, svc.name),
+				env:   s.serviceEnv(svc, brokers, otlp, embeddedJaeger),
+				dir:   s.cfg.root,
 			})
 			if err != nil {
 				return err
@@ -183,7 +183,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 		})
 	}
 	if err := s.parallel(ctx, starts...); err != nil {
-		return interrupted(ctx, err)
+		return s.interrupted(ctx, err)
 	}
 
 	s.console.block(s.summary(summaryInfo{
@@ -207,8 +207,9 @@ func (s *stack) run(ctx context.Context) (err error) {
 
 // interrupted turns the failure of a step that Ctrl-C cut short into a
 // clean exit: the user asked for it, there is nothing to report.
-func interrupted(ctx context.Context, err error) error {
+func (s *stack) interrupted(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
+		s.console.printf("interrupted")
 		return nil
 	}
 	return err

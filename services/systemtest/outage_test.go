@@ -29,7 +29,7 @@ func TestBrokerOutage(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
 		cluster := kafkatest.NewCluster(t)
-		s := start(t, b, cluster.Brokers(), options{logLevel: slog.LevelWarn})
+		s := start(t, b, cluster.Brokers(), options{logLevel: slog.LevelDebug})
 
 		const (
 			users   = 5

@@ -94,11 +94,11 @@ func TestOneTracePerRequest(t *testing.T) {
 				t.Errorf("%s: process span does not link to the publish span: %v", eventType(m), consumer.Links())
 			}
 			assertAttrs(t, eventType(m)+" process span", consumer.Attributes(), map[attribute.Key]string{
-				"messaging.system":             "kafka",
-				"messaging.destination.name":   watchTopic,
-				"messaging.operation.type":     "process",
-				"messaging.kafka.message.key":  ann.id,
-				"messaging.kafka.offset":       strconv.FormatInt(m.Offset, 10),
+				"messaging.system":              "kafka",
+				"messaging.destination.name":    watchTopic,
+				"messaging.operation.type":      "process",
+				"messaging.kafka.message.key":   ann.id,
+				"messaging.kafka.offset":        strconv.FormatInt(m.Offset, 10),
 				"messaging.consumer.group.name": s.viewCounterGroup,
 			})
 			// consumer → producer → ... → the HTTP server span.
@@ -128,7 +128,7 @@ func TestOneTracePerRequest(t *testing.T) {
 		// read for GetVideo and its view_count update.
 		for _, svc := range []string{"watch-history", "user", "video"} {
 			db := tr.matching(svc, func(sp sdktrace.ReadOnlySpan) bool {
-				return attr(sp.Attributes(), "db.system.name").Emit() != ""
+				return attr(sp.Attributes(), "db.system.name").String() != ""
 			})
 			if len(db) == 0 {
 				t.Errorf("no database span of %s in the request's trace", svc)
@@ -295,8 +295,8 @@ func processSpan(t *testing.T, s *system, m kafka.Message) sdktrace.ReadOnlySpan
 		spans := find(s.videoSpans, func(sp sdktrace.ReadOnlySpan) bool {
 			a := sp.Attributes()
 			return sp.Name() == processSpanName &&
-				attr(a, "messaging.destination.partition.id").Emit() == strconv.Itoa(m.Partition) &&
-				attr(a, "messaging.kafka.offset").Emit() == strconv.FormatInt(m.Offset, 10)
+				attr(a, "messaging.destination.partition.id").String() == strconv.Itoa(m.Partition) &&
+				attr(a, "messaging.kafka.offset").String() == strconv.FormatInt(m.Offset, 10)
 		})
 		if len(spans) == 0 {
 			return fmt.Errorf("no %q span for %s[%d]@%d in video", processSpanName, m.Topic, m.Partition, m.Offset)
@@ -326,8 +326,8 @@ func find(rec *tracetest.SpanRecorder, keep func(sdktrace.ReadOnlySpan) bool) []
 func assertAttrs(t *testing.T, what string, attrs []attribute.KeyValue, want map[attribute.Key]string) {
 	t.Helper()
 	for k, v := range want {
-		if got := attr(attrs, k); got.Type() == attribute.INVALID || got.Emit() != v {
-			t.Errorf("%s: %s = %q, want %q", what, k, got.Emit(), v)
+		if got := attr(attrs, k); got.Type() == attribute.EMPTY || got.String() != v {
+			t.Errorf("%s: %s = %q, want %q", what, k, got.String(), v)
 		}
 	}
 }

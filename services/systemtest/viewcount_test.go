@@ -136,7 +136,7 @@ func TestRedeliveredVideoWatchedCountsOnce(t *testing.T) {
 		// The consumer did see the copy, and recognized it.
 		span := processSpan(t, s, dup)
 		if outcome := attr(span.Attributes(), "vidstream.consumer.outcome"); outcome.AsString() != "duplicate" {
-			t.Errorf("the copy's process span has outcome %q, want duplicate", outcome.Emit())
+			t.Errorf("the copy's process span has outcome %q, want duplicate", outcome.String())
 		}
 	})
 }

@@ -1,6 +1,7 @@
 // Command user runs the user service: accounts, sessions and token checks
-// over REST (HTTP_ADDR) and gRPC (GRPC_ADDR). See app.Config for the
-// environment it reads.
+// over REST (HTTP_ADDR) and gRPC (GRPC_ADDR); it publishes UserCreated and
+// UserDeleted to Kafka (KAFKA_BROKERS) through its outbox. See app.Config
+// for the environment it reads.
 package main
 
 import (

@@ -1,7 +1,8 @@
 // Command video runs the video catalog service: REST on HTTP_ADDR, the
 // VideoService over gRPC on GRPC_ADDR; it authenticates bearer tokens with
-// the user service at USER_GRPC_ADDR. See app.Config for the environment it
-// reads.
+// the user service at USER_GRPC_ADDR, publishes catalog events to Kafka
+// (KAFKA_BROKERS) through its outbox and counts views from watch history's
+// VideoWatched events. See app.Config for the environment it reads.
 package main
 
 import (

@@ -1,6 +1,9 @@
+// Builds etcd, the store of the kube-apiserver the chart tests run against
+// (envtest). Not `go install`able from its server module alone; built from
+// here by hack/k8s-tools.sh.
 module github.com/vidstream/vidstream/hack/tools/etcd
 
-go 1.26.10
+go 1.26.0
 
 tool go.etcd.io/etcd/server/v3
 

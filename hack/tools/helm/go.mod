@@ -1,6 +1,9 @@
+// Builds the helm CLI (lint, template, the helm path of docs/kubernetes.md).
+// The chart tests use the same Helm release as a library from the root module.
+// Built by hack/k8s-tools.sh.
 module github.com/vidstream/vidstream/hack/tools/helm
 
-go 1.26.10
+go 1.26.0
 
 tool helm.sh/helm/v3/cmd/helm
 

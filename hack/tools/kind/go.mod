@@ -1,8 +1,16 @@
+// Builds kind, and kind-config-check (./kindconfig), which decodes
+// k8s/kind/cluster.yaml with kind's own v1alpha4 types. Built by
+// hack/k8s-tools.sh.
 module github.com/vidstream/vidstream/hack/tools/kind
 
-go 1.26.10
+go 1.26.0
 
 tool sigs.k8s.io/kind
+
+require (
+	sigs.k8s.io/kind v0.33.0
+	sigs.k8s.io/yaml v1.4.0
+)
 
 require (
 	al.essio.dev/pkg/shellescape v1.5.1 // indirect
@@ -16,6 +24,4 @@ require (
 	github.com/spf13/pflag v1.0.5 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/sys v0.6.0 // indirect
-	sigs.k8s.io/kind v0.33.0 // indirect
-	sigs.k8s.io/yaml v1.4.0 // indirect
 )

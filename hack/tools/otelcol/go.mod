@@ -1,6 +1,9 @@
+// Pins the OpenTelemetry Collector builder; hack/k8s-tools.sh builds a
+// collector from builder-config.yaml with it, to validate
+// observability/otel-collector.yaml.
 module github.com/vidstream/vidstream/hack/tools/otelcol
 
-go 1.26.10
+go 1.26.0
 
 tool go.opentelemetry.io/collector/cmd/builder
 

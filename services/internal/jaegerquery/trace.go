@@ -97,11 +97,15 @@ func (s *Span) Transport() Transport {
 			return TransportKafka
 		}
 		return Transport(s.Attributes["messaging.system"])
-	case has("rpc.system"):
-		if s.Attributes["rpc.system"] == "grpc" {
+	case has("rpc.system.name", "rpc.system"):
+		system := s.Attributes["rpc.system.name"]
+		if system == "" {
+			system = s.Attributes["rpc.system"]
+		}
+		if system == "grpc" {
 			return TransportGRPC
 		}
-		return Transport(s.Attributes["rpc.system"])
+		return Transport(system)
 	case has("db.system.name", "db.system"):
 		return TransportDB
 	case has("http.request.method", "http.method", "http.route", "url.full"):

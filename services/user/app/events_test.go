@@ -265,4 +265,3 @@ func TestServesWhileKafkaIsDown(t *testing.T) {
 	got := f.wait(t, map[string]int{u.ID: 1})
 	checkEnvelope(t, got[u.ID][0], "vidstream.users.v1.UserCreated")
 }
-

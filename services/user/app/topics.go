@@ -14,39 +14,46 @@ import (
 // long for the events to flow.
 var topicsBackoff = kafkabus.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second}
 
-// ensureTopics returns a lifecycle worker that creates the topic the service
-// publishes to (and its dead-letter topic) when it is missing, retrying in
-// the background for as long as it takes, and then finishes. The relay does
-// not wait for it: until the topic exists its publishes fail and are retried
-// like any other Kafka outage, while the events stay safe in the outbox.
-//
-// When managed is true someone else owns the topics (in Kubernetes, the
-// topic operator) and the worker does nothing.
-func ensureTopics(brokers []string, managed bool, log *slog.Logger) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if managed {
+// topics creates the Kafka topic the service publishes to, and its
+// dead-letter topic, in the background and for as long as it takes. The
+// relay does not wait for it: until the topic exists its publishes fail and
+// are retried like any other Kafka outage, while the events stay safe in the
+// outbox.
+type topics struct {
+	brokers []string
+	managed bool
+	log     *slog.Logger
+}
+
+func newTopics(cfg Config, log *slog.Logger) *topics {
+	return &topics{brokers: cfg.KafkaBrokers, managed: cfg.KafkaTopicsManaged, log: log}
+}
+
+// ensure is a lifecycle worker that finishes once the topics exist.
+func (t *topics) ensure(ctx context.Context) error {
+	if t.managed {
+		return nil
+	}
+	schedule := topicsBackoff.Schedule()
+	for {
+		err := kafkabus.EnsureTopics(ctx, t.brokers, kafkabus.TopicSpec{Name: store.UsersTopic})
+		if err == nil {
+			t.log.InfoContext(ctx, "kafka topics ready")
 			return nil
 		}
-		schedule := topicsBackoff.Schedule()
-		for {
-			err := kafkabus.EnsureTopics(ctx, brokers, kafkabus.TopicSpec{Name: store.UsersTopic})
-			if err == nil {
-				log.InfoContext(ctx, "kafka topics ready")
-				return nil
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait := schedule.NextBackOff()
-			log.WarnContext(ctx, "kafka unreachable or topics not ready; retrying",
+		wait := schedule.NextBackOff()
+		// A canceled ctx is shutdown, not Kafka trouble: nothing to report,
+		// and the wait below returns at once.
+		if ctx.Err() == nil {
+			t.log.WarnContext(ctx, "kafka unreachable or topics not ready; retrying",
 				slog.Any("error", err), slog.Duration("retry_in", wait))
-			timer := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return nil
-			case <-timer.C:
-			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
 		}
 	}
 }

@@ -1,9 +1,9 @@
 // Package app is the video service's composition root: it wires the
 // database, the domain, the outbox and its relay, the view counter (a Kafka
 // consumer), the REST and gRPC adapters and the client of the user service
-// into a runnable App. It lives outside internal/ so that
-// cross-service tests can run the real service in-process, with their own
-// telemetry providers.
+// into a runnable App. It lives outside internal/ so that cross-service
+// tests can run the real service in-process, with their own telemetry
+// providers.
 package app
 
 import (

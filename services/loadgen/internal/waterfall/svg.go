@@ -20,6 +20,9 @@ const (
 	svgCharWidth = 7.3
 	svgTimeline  = 480
 	svgHeader    = 86
+	svgIndent    = 18
+	// svgSansWidth is an average advance of the sans-serif labels.
+	svgSansWidth = 6.6
 )
 
 // svgColors are the service colours of the picture: vidstream's services
@@ -56,14 +59,18 @@ func SVG(w io.Writer, t *jaegerquery.Trace, title string) error {
 		}
 	}
 
-	nameChars, svcChars := 0, len("service")
-	for _, r := range rows {
-		nameChars = max(nameChars, utf8.RuneCountInString(r.Tree)+utf8.RuneCountInString(r.Span.Name))
+	// The span column: names indented by depth, joined to their parents
+	// by drawn guide lines (text guides would break between rows).
+	nameWidth, svcChars := 0.0, len("service")
+	rowOf := make(map[*jaegerquery.Span]int, len(rows))
+	for i, r := range rows {
+		rowOf[r.Span] = i
+		nameWidth = max(nameWidth, float64(r.Span.Depth())*svgIndent+float64(utf8.RuneCountInString(r.Span.Name))*svgCharWidth)
 		svcChars = max(svcChars, utf8.RuneCountInString(r.Span.Service))
 	}
-	nameChars = min(nameChars, 64)
+	nameWidth = min(nameWidth, 64*svgCharWidth)
 	xName := float64(svgPad)
-	xService := xName + float64(nameChars+2)*svgCharWidth
+	xService := xName + nameWidth + 2*svgCharWidth
 	xKind := xService + float64(svcChars+2)*svgCharWidth
 	xStart := xKind + 17*svgCharWidth
 	xTimeline := xStart + 10*svgCharWidth
@@ -84,11 +91,18 @@ func SVG(w io.Writer, t *jaegerquery.Trace, title string) error {
 	for _, s := range services {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="56" width="10" height="10" rx="2" fill="%s"/><text x="%.1f" y="65" fill="#374151">%s</text>`+"\n",
 			x, colors[s], x+14, esc(s))
-		x += 14 + float64(utf8.RuneCountInString(s))*svgCharWidth + 18
+		x += 14 + float64(utf8.RuneCountInString(s))*svgSansWidth + 18
+	}
+
+	// Zebra stripes first, so the time grid shows through them.
+	y0 := float64(svgHeader)
+	for i := range rows {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, `<rect x="0" y="%.1f" width="%.0f" height="%d" fill="#f9fafb"/>`+"\n", y0+float64(i*svgRowHeight), width, svgRowHeight)
+		}
 	}
 
 	// Column heads and the time axis.
-	y0 := float64(svgHeader)
 	head := func(x float64, anchor, label string) {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#6b7280" font-size="11" text-anchor="%s">%s</text>`+"\n", x, y0-6, anchor, esc(label))
 	}
@@ -107,15 +121,31 @@ func SVG(w io.Writer, t *jaegerquery.Trace, title string) error {
 			tx, y0, tx, y0+float64(svgRowHeight*len(rows)))
 	}
 
+	rowMid := func(i int) float64 { return y0 + float64(i*svgRowHeight) + svgRowHeight/2 }
+	// Guides: from each parent down to its last child, then across to
+	// each child's name.
+	for _, r := range rows {
+		s := r.Span
+		if len(s.Children) == 0 {
+			continue
+		}
+		gx := xName + float64(s.Depth())*svgIndent + 4
+		last := s.Children[len(s.Children)-1]
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#cbd5e1"/>`+"\n",
+			gx, rowMid(rowOf[s])+6, gx, rowMid(rowOf[last]))
+		for _, c := range s.Children {
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#cbd5e1"/>`+"\n",
+				gx, rowMid(rowOf[c]), gx+svgIndent-6, rowMid(rowOf[c]))
+		}
+	}
 	for i, r := range rows {
 		s := r.Span
 		y := y0 + float64(i*svgRowHeight)
 		mid := y + svgRowHeight/2 + 4
-		if i%2 == 0 {
-			fmt.Fprintf(&b, `<rect x="0" y="%.1f" width="%.0f" height="%d" fill="#f9fafb"/>`+"\n", y, width, svgRowHeight)
-		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" xml:space="preserve"><tspan fill="#9ca3af">%s</tspan><tspan fill="#111827">%s</tspan></text>`+"\n",
-			xName, mid, esc(r.Tree), esc(truncate(s.Name, max(nameChars-utf8.RuneCountInString(r.Tree), 8))))
+		indent := float64(s.Depth()) * svgIndent
+		maxChars := max(int((nameWidth-indent)/svgCharWidth), 8)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" fill="#111827">%s</text>`+"\n",
+			xName+indent, mid, esc(truncate(s.Name, maxChars)))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="%s" font-weight="600">%s</text>`+"\n", xService, mid, colors[s.Service], esc(s.Service))
 		kind := string(s.Kind)
 		if via := s.Transport(); via != jaegerquery.TransportNone {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,6 +25,10 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 		if err != nil {
 			return outbox.Event{}, err
 		}
+		duration, err := wireSeconds(e.DurationSeconds)
+		if err != nil {
+			return outbox.Event{}, err
+		}
 		return outbox.Event{
 			Topic: VideosTopic,
 			Key:   e.VideoID.String(),
@@ -32,11 +37,15 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 				OwnerId:         e.OwnerID.String(),
 				Title:           e.Title,
 				Kind:            kind,
-				DurationSeconds: int32(e.DurationSeconds), // validated to at most 48 h
+				DurationSeconds: duration,
 				PublishedAt:     timestamppb.New(e.PublishedAt),
 			},
 		}, nil
 	case domain.VideoUpdated:
+		duration, err := wireSeconds(e.DurationSeconds)
+		if err != nil {
+			return outbox.Event{}, err
+		}
 		return outbox.Event{
 			Topic: VideosTopic,
 			Key:   e.VideoID.String(),
@@ -44,7 +53,7 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 				VideoId:         e.VideoID.String(),
 				Title:           e.Title,
 				Description:     e.Description,
-				DurationSeconds: int32(e.DurationSeconds), // validated to at most 48 h
+				DurationSeconds: duration,
 				UpdatedAt:       timestamppb.New(e.UpdatedAt),
 			},
 		}, nil
@@ -73,4 +82,14 @@ func wireKind(k domain.Kind) (eventsv1.VideoKind, error) {
 	default:
 		return eventsv1.VideoKind_VIDEO_KIND_UNSPECIFIED, fmt.Errorf("store: no wire kind for video kind %q", k)
 	}
+}
+
+// wireSeconds converts a duration to the contract's int32. The domain
+// validates durations to at most 48 h, so the error is for a future change
+// that forgets the contract's width, not for any input.
+func wireSeconds(n int) (int32, error) {
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("store: duration of %d seconds does not fit the events contract", n)
+	}
+	return int32(n), nil
 }

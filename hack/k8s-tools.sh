@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes tools of `make k8s-check` and of docs/kubernetes.md
+# into a git-ignored cache, hack/tools/bin/k8s/ (K8S_TOOLS_BIN overrides):
+#
+#   kube-apiserver, kubectl  Kubernetes v1.37.2   hack/tools/kube      (envtest, apply checks)
+#   etcd                     v3.7.3               hack/tools/etcd      (envtest)
+#   helm                     v3.22.0              hack/tools/helm      (lint, template)
+#   skaffold                 v2.16.1              hack/tools/skaffold  (diagnose, render)
+#   kind, kind-config-check  v0.33.0              hack/tools/kind      (cluster config check)
+#   otelcol-vidstream        collector v0.165.0   hack/tools/otelcol   (collector config check)
+#
+# Each comes from a Go module of its own under hack/tools/ (pinned versions
+# and the replace directives some of them need), never from the
+# application's go.mod. A stamp per tool (hash of its module files, build
+# flags and the Go version) skips tools that are up to date; --force
+# rebuilds. The folder is also KUBEBUILDER_ASSETS for envtest.
+#
+# Usage: hack/k8s-tools.sh [--force] [TOOL...]   build (all tools by default)
+#        hack/k8s-tools.sh bin                    print the tools' folder
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/hack/tools"
+bin="${K8S_TOOLS_BIN:-$tools/bin/k8s}"
+
+all=(kube etcd helm skaffold kind otelcol)
+kube_version=v1.37.2
+
+if [[ "${1:-}" == bin ]]; then
+	echo "$bin"
+	exit 0
+fi
+force=
+if [[ "${1:-}" == --force ]]; then
+	force=1
+	shift
+fi
+selected=("$@")
+((${#selected[@]})) || selected=("${all[@]}")
+
+log() { echo "k8s-tools: $*" >&2; }
+
+# outputs TOOL: the binaries a tool puts into $bin.
+outputs() {
+	case "$1" in
+	kube) echo kube-apiserver kubectl ;;
+	etcd) echo etcd ;;
+	helm) echo helm ;;
+	skaffold) echo skaffold ;;
+	kind) echo kind kind-config-check ;;
+	otelcol) echo otelcol-vidstream ;;
+	*) log "unknown tool $1 (want one of ${all[*]})" && return 1 ;;
+	esac
+}
+
+# inputs TOOL: the files whose change means a rebuild.
+inputs() {
+	local dir="$tools/$1"
+	find "$dir" -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name '*.yaml' \) -not -path "*/otelcol-build/*" | LC_ALL=C sort
+}
+
+stamp_of() {
+	{
+		go env GOVERSION GOOS GOARCH
+		declare -f "build_$1"
+		local f
+		for f in $(inputs "$1"); do
+			echo "$f"
+			cat "$f"
+		done
+	} | sha256sum | cut -d' ' -f1
+}
+
+up_to_date() {
+	local stamp="$bin/.stamp-$1" out
+	[[ -f "$stamp" && "$(cat "$stamp")" == "$(stamp_of "$1")" ]] || return 1
+	for out in $(outputs "$1"); do
+		[[ -x "$bin/$out" ]] || return 1
+	done
+}
+
+# gobuild MODULE_DIR ARGS...: go build inside a tools module, reproducibly.
+gobuild() {
+	local dir="$1"
+	shift
+	(cd "$dir" && GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go build "$@")
+}
+
+build_kube() {
+	# Without the version, kube-apiserver cannot parse its own version and
+	# refuses to start.
+	gobuild "$tools/kube" -ldflags "-s -w \
+		-X k8s.io/component-base/version.gitVersion=$kube_version \
+		-X k8s.io/component-base/version.gitMajor=1 \
+		-X k8s.io/component-base/version.gitMinor=37" \
+		-o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+}
+
+build_etcd() {
+	gobuild "$tools/etcd" -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_helm() {
+	gobuild "$tools/helm" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0" \
+		-o "$bin/helm" helm.sh/helm/v3/cmd/helm
+}
+
+build_skaffold() {
+	gobuild "$tools/skaffold" -ldflags "-s -w -X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=v2.16.1" \
+		-o "$bin/skaffold" github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold
+}
+
+build_kind() {
+	gobuild "$tools/kind" -ldflags "-s -w" -o "$bin/kind" sigs.k8s.io/kind
+	gobuild "$tools/kind" -o "$bin/kind-config-check" ./kindconfig
+}
+
+build_otelcol() {
+	# The builder generates a collector module from builder-config.yaml
+	# (fetching its components through the module proxy) and compiles it.
+	local work="$bin/.otelcol"
+	rm -rf "$work"
+	mkdir -p "$work"
+	gobuild "$tools/otelcol" -o "$work/builder" go.opentelemetry.io/collector/cmd/builder
+	cp "$tools/otelcol/builder-config.yaml" "$work/"
+	(cd "$work" && ./builder --config builder-config.yaml >builder.log 2>&1) || {
+		cat "$work/builder.log" >&2
+		return 1
+	}
+	mv "$work/otelcol-build/otelcol-vidstream" "$bin/otelcol-vidstream"
+	rm -rf "$work"
+}
+
+mkdir -p "$bin"
+total=$SECONDS
+for tool in "${selected[@]}"; do
+	outputs "$tool" >/dev/null
+	if [[ -z "$force" ]] && up_to_date "$tool"; then
+		log "$tool: up to date"
+		continue
+	fi
+	log "$tool: building $(outputs "$tool") ..."
+	start=$SECONDS
+	"build_$tool"
+	stamp_of "$tool" >"$bin/.stamp-$tool"
+	log "$tool: built in $((SECONDS - start))s"
+done
+log "done in $((SECONDS - total))s; binaries in ${bin#"$root"/}"

@@ -120,6 +120,10 @@ BEGIN
   END IF;
 END
 \$\$;
+-- Test databases are dropped WITH (FORCE), which must end other sessions on
+-- them (autovacuum after a heavy test, a leaked pool); a non-superuser may
+-- only do that with pg_signal_backend.
+GRANT pg_signal_backend TO $user;
 EOF
 	if [[ "$(psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]]; then
 		psql_admin -c "CREATE DATABASE $db OWNER $user"

@@ -8,7 +8,8 @@
 #   go-test     the chart tests (charts/): hardening of every container,
 #               NetworkPolicy flows, memory budget, no secrets in values,
 #               and every rendered object created on a real kube-apiserver
-#               (envtest, KUBEBUILDER_ASSETS)
+#               (envtest, KUBEBUILDER_ASSETS), the Jaeger configuration
+#               validated by Jaeger itself
 #   images      each service built by hack/build-service.sh, as the
 #               Dockerfile builds it, and checked static with version info
 #   skaffold    `skaffold diagnose` and `skaffold render --offline` (both
@@ -28,6 +29,8 @@ export NO_COLOR=1
 hack/k8s-tools.sh || exit 1
 bin="$(hack/k8s-tools.sh bin)"
 export KUBEBUILDER_ASSETS="$bin"
+# The chart tests validate the Jaeger configuration with it.
+export VIDSTREAM_JAEGER_BIN="$bin/jaeger"
 # skaffold runs helm (and kind) from PATH.
 export PATH="$bin:$PATH"
 # Helm caches and configuration in a scratch folder, not the user's.

@@ -8,6 +8,8 @@
 #   skaffold                 v2.16.1              hack/tools/skaffold  (diagnose, render)
 #   kind, kind-config-check  v0.33.0              hack/tools/kind      (cluster config check)
 #   otelcol-vidstream        collector v0.165.0   hack/tools/otelcol   (collector config check)
+#   jaeger                   v1.76.0 (v2.13.0)    hack/tools/jaeger    (Jaeger config check; the
+#                                                 module `make run` builds its Jaeger from)
 #
 # Each comes from a Go module of its own under hack/tools/ (pinned versions
 # and the replace directives some of them need), never from the
@@ -23,7 +25,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/hack/tools"
 bin="${K8S_TOOLS_BIN:-$tools/bin/k8s}"
 
-all=(kube etcd helm skaffold kind otelcol)
+all=(kube etcd helm skaffold kind otelcol jaeger)
 kube_version=v1.37.2
 
 if [[ "${1:-}" == bin ]]; then
@@ -49,6 +51,7 @@ outputs() {
 	skaffold) echo skaffold ;;
 	kind) echo kind kind-config-check ;;
 	otelcol) echo otelcol-vidstream ;;
+	jaeger) echo jaeger ;;
 	*) log "unknown tool $1 (want one of ${all[*]})" && return 1 ;;
 	esac
 }
@@ -101,7 +104,14 @@ build_etcd() {
 }
 
 build_helm() {
-	gobuild "$tools/helm" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0" \
+	# The Kubernetes version helm assumes without a cluster (helm template,
+	# lint) is the client-go minor it was built with; its Makefile sets it
+	# with these flags, `go build` alone would leave v1.20.
+	local minor
+	minor="$(cd "$tools/helm" && go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)"
+	gobuild "$tools/helm" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0 \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
 		-o "$bin/helm" helm.sh/helm/v3/cmd/helm
 }
 
@@ -129,6 +139,12 @@ build_otelcol() {
 	}
 	mv "$work/otelcol-build/otelcol-vidstream" "$bin/otelcol-vidstream"
 	rm -rf "$work"
+}
+
+build_jaeger() {
+	# The flags services/devstack uses for the same module, so that either
+	# build reuses the other's compiled packages.
+	gobuild "$tools/jaeger" -o "$bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
 }
 
 mkdir -p "$bin"

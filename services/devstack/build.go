@@ -147,4 +147,12 @@ func (b *builder) goCommand(ctx context.Context, dir string, args ...string) err
 	return nil
 }
 
-func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
+// since is the time elapsed since t, rounded for people: to the
+// millisecond under a second, to a tenth of a second above.
+func since(t time.Time) time.Duration {
+	d := time.Since(t)
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}

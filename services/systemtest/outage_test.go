@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"os"
+	"runtime/pprof"
 	"time"
 	"testing"
 
@@ -184,6 +186,14 @@ func TestBrokerOutage(t *testing.T) {
 			t.Logf("the relay published %d records twice", copies)
 		}
 
+		go func() {
+			time.Sleep(8 * time.Second)
+			f, _ := os.Create("/tmp/goroutines.txt")
+			_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+			_ = f.Close()
+			c, err := committed(t.Context(), s.brokers, s.viewCounterGroup, watchTopic, 0)
+			t.Logf("PHASE dump at %v committed %d %v", time.Since(t0), c, err)
+		}()
 		for j, v := range vids {
 			s.waitViewCount(t, v.ID, wantViews[j])
 		}

@@ -95,6 +95,21 @@ func (c *Client) FindTraces(ctx context.Context, s Search) ([]*Trace, error) {
 	return doc.traces()
 }
 
+// ParseTraces reads a saved answer of Jaeger's /api/v3/traces endpoints
+// (e.g. `curl .../api/v3/traces/<id> > trace.json`): one trace per trace id
+// it holds, in order of first appearance.
+func ParseTraces(r io.Reader) ([]*Trace, error) {
+	var doc tracesDocument
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("jaeger: decode traces: %w", err)
+	}
+	ts, err := doc.traces()
+	if err != nil {
+		return nil, fmt.Errorf("jaeger: %w", err)
+	}
+	return ts, nil
+}
+
 func (c *Client) get(ctx context.Context, u string, dst any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, http.NoBody)
 	if err != nil {

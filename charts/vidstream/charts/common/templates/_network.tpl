@@ -38,6 +38,14 @@ ports:
 {{- end }}
 {{- end -}}
 
+{{/* common.tcpPortItems (list 9092 9093): the items of a NetworkPolicy "ports" list. */}}
+{{- define "common.tcpPortItems" -}}
+{{- range . }}
+- protocol: TCP
+  port: {{ . }}
+{{- end }}
+{{- end -}}
+
 {{/* common.portsOfHostPorts "a:9092,b:9093": the distinct ports of a host:port list, as JSON. */}}
 {{- define "common.portsOfHostPorts" -}}
 {{- $ports := list -}}

@@ -242,11 +242,12 @@ spec:
     - Egress
   ingress:
     # REST clients (and Prometheus on /metrics).
-    - {{- with .Values.networkPolicy.httpFrom }}
+    - ports:
+        {{- include "common.tcpPortItems" (list 8080) | nindent 8 }}
+      {{- with .Values.networkPolicy.httpFrom }}
       from:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- include "common.tcpPorts" (list 8080) | nindent 6 }}
     {{- with .Values.grpc.calledBy }}
     # The services that call this one over gRPC.
     - from:
@@ -267,8 +268,9 @@ spec:
     {{- if .Values.kafka.enabled }}
     # Kafka: the outbox relay produces, the consumers consume.
     {{- if include "common.kafkaExternal" . }}
-    - {{- include "common.externalPeers" . | nindent 6 }}
-      {{- include "common.tcpPorts" (include "common.portsOfHostPorts" (include "common.kafkaBootstrapServers" .) | fromJsonArray) | nindent 6 }}
+    - ports:
+        {{- include "common.tcpPortItems" (include "common.portsOfHostPorts" (include "common.kafkaBootstrapServers" .) | fromJsonArray) | nindent 8 }}
+      {{- include "common.externalPeers" . | nindent 6 }}
     {{- else }}
     - to:
         {{- include "common.peer" (dict "root" . "chart" "kafka") | nindent 8 }}
@@ -277,8 +279,9 @@ spec:
     {{- end }}
     # PostgreSQL: the service's own database.
     {{- if .Values.database.existingSecret }}
-    - {{- include "common.externalPeers" . | nindent 6 }}
-      {{- include "common.tcpPorts" (list .Values.database.port) | nindent 6 }}
+    - ports:
+        {{- include "common.tcpPortItems" (list .Values.database.port) | nindent 8 }}
+      {{- include "common.externalPeers" . | nindent 6 }}
     {{- else }}
     - to:
         {{- include "common.peer" (dict "root" . "chart" "postgresql") | nindent 8 }}
@@ -287,8 +290,9 @@ spec:
     {{- if include "common.tracingEnabled" . }}
     # Traces, over OTLP/gRPC.
     {{- if include "common.otlpExternal" . }}
-    - {{- include "common.externalPeers" . | nindent 6 }}
-      {{- include "common.tcpPorts" (list (include "common.portOfURL" (include "common.otlpEndpoint" .))) | nindent 6 }}
+    - ports:
+        {{- include "common.tcpPortItems" (list (include "common.portOfURL" (include "common.otlpEndpoint" .))) | nindent 8 }}
+      {{- include "common.externalPeers" . | nindent 6 }}
     {{- else }}
     - to:
         {{- include "common.peer" (dict "root" . "chart" "otel-collector") | nindent 8 }}

@@ -137,7 +137,9 @@ renames.`, stdout)
 	start := time.Now()
 	var dropped int
 	if cfg.rate > 0 {
-		dropped = openModel(ctx, cfg.rate, cfg.duration, cfg.maxInflight, fire)
+		var wait func()
+		dropped, wait = openModel(ctx, realClock{}, cfg.rate, cfg.duration, cfg.maxInflight, fire)
+		wait()
 	} else {
 		closedModel(ctx, cfg.workers, cfg.duration, fire)
 	}
@@ -190,35 +192,49 @@ func (c *loadConfig) model() string {
 	return fmt.Sprintf("closed model with %d workers", c.workers)
 }
 
+// clock is the time the open model schedules by; tests use a virtual one.
+type clock interface {
+	Now() time.Time
+	// SleepUntil returns at t, or with ctx's error if ctx ends first.
+	SleepUntil(ctx context.Context, t time.Time) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) SleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
 // openModel calls fire rate times a second for d, each call in its own
 // goroutine, passing the time it was scheduled for. It never waits for a
 // response before sending the next request; when maxInflight calls are
 // already running, the send is dropped and counted instead of queued, so
 // an overloaded server shows up as drops and latency, not as a quietly
-// lower rate. It returns once every call has finished.
-func openModel(ctx context.Context, rate float64, d time.Duration, maxInflight int, fire func(context.Context, time.Time)) (dropped int) {
+// lower rate. It returns once the schedule is over, with a function that
+// waits for the calls still running.
+func openModel(ctx context.Context, clk clock, rate float64, d time.Duration, maxInflight int, fire func(context.Context, time.Time)) (dropped int, wait func()) {
 	interval := time.Duration(float64(time.Second) / rate)
 	sem := make(chan struct{}, maxInflight)
 	var wg sync.WaitGroup
-	start := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	start := clk.Now()
 	for i := 0; ; i++ {
-		at := start.Add(time.Duration(i) * interval)
-		if at.Sub(start) >= d {
-			break
-		}
 		// Scheduled times are absolute, so a late wake-up is caught up
 		// by the following sends instead of drifting the rate down.
-		if wait := time.Until(at); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				wg.Wait()
-				return dropped
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
+		at := start.Add(time.Duration(i) * interval)
+		if at.Sub(start) >= d || clk.SleepUntil(ctx, at) != nil {
 			break
 		}
 		select {
@@ -231,12 +247,11 @@ func openModel(ctx context.Context, rate float64, d time.Duration, maxInflight i
 			dropped++
 		}
 	}
-	wg.Wait()
-	return dropped
+	return dropped, wg.Wait
 }
 
 // closedModel runs n workers, each calling fire in a loop until d has
-// passed.
+// passed or ctx ends.
 func closedModel(ctx context.Context, n int, d time.Duration, fire func(context.Context, time.Time)) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()

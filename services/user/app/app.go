@@ -190,7 +190,9 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddReadiness(lifecycle.GRPCHealth(grpcHealth))
 	g.AddHTTP("user http", httpSrv, httpLn)
 	g.AddGRPC("user grpc", grpcSrv, grpcLn)
-	g.AddWorker("kafka topics", newTopics(cfg, log).ensure)
+	topics := kafkabus.NewTopicGate(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log,
+		kafkabus.TopicSpec{Name: store.UsersTopic})
+	g.AddWorker("kafka topics", topics.Ensure)
 	g.AddWorker("outbox relay", relay.Run)
 	// Hooks run last registered first, after servers and workers stopped:
 	// no request or relay pass can still be using the producer or the pool.

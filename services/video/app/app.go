@@ -190,10 +190,11 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddHTTP("video http", httpSrv, httpLn)
 	g.AddGRPC("video grpc", grpcSrv, grpcLn)
 
-	topics := newTopics(cfg, log)
-	g.AddWorker("kafka topics", topics.ensure)
+	topics := kafkabus.NewTopicGate(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log,
+		kafkabus.TopicSpec{Name: store.VideosTopic}, kafkabus.TopicSpec{Name: events.WatchTopic})
+	g.AddWorker("kafka topics", topics.Ensure)
 	g.AddWorker("outbox relay", relay.Run)
-	g.AddWorker("view counter", topics.then(viewCounter.Run))
+	g.AddWorker("view counter", topics.Then(viewCounter.Run))
 
 	// Hooks run last registered first, after servers and workers stopped:
 	// no request, relay pass or event can still be using the pool, the

@@ -204,11 +204,12 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddHTTP("watch-history http", httpSrv, httpLn)
 	g.AddGRPC("watch-history grpc", grpcSrv, grpcLn)
 
-	topics := newTopics(cfg, log)
-	g.AddWorker("kafka topics", topics.ensure)
+	topics := kafkabus.NewTopicGate(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log,
+		kafkabus.TopicSpec{Name: store.WatchTopic}, kafkabus.TopicSpec{Name: events.UsersTopic}, kafkabus.TopicSpec{Name: events.VideosTopic})
+	g.AddWorker("kafka topics", topics.Ensure)
 	g.AddWorker("outbox relay", relay.Run)
-	g.AddWorker("users consumer", topics.then(usersConsumer.Run))
-	g.AddWorker("videos consumer", topics.then(videosConsumer.Run))
+	g.AddWorker("users consumer", topics.Then(usersConsumer.Run))
+	g.AddWorker("videos consumer", topics.Then(videosConsumer.Run))
 
 	// Hooks run last registered first, after servers and workers stopped:
 	// nothing can still be using the clients, the producer or the pool.

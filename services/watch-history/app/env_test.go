@@ -61,35 +61,41 @@ var backends = []struct {
 // newEnv starts all three services on a fresh broker.
 func newEnv(t *testing.T, db backend) *env {
 	t.Helper()
-	e := startDependencies(t)
-	e.brokers = kafkatest.Broker(t)
+	e := startDependencies(t, kafkatest.Broker(t))
 	e.startHistory(t, historyConfig(t, e, db(t)), telemetry.Noop())
 	return e
 }
 
 // startDependencies starts the user and video services watch history calls.
-func startDependencies(t *testing.T) *env {
+// They publish to brokers and the video service's view counter joins a
+// consumer group unique to the test: left at their defaults they would talk
+// to whatever listens on the development broker's port.
+func startDependencies(t *testing.T, brokers []string) *env {
 	t.Helper()
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		HTTPAddr:    "127.0.0.1:0",
-		GRPCAddr:    "127.0.0.1:0",
-		DatabaseURL: "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+		HTTPAddr:     "127.0.0.1:0",
+		GRPCAddr:     "127.0.0.1:0",
+		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
+		KafkaBrokers: brokers,
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start user service: %v", err)
 	}
 	run(t, "user", ua.Run)
 	va, err := videoapp.New(t.Context(), videoapp.Config{
-		HTTPAddr:     "127.0.0.1:0",
-		GRPCAddr:     "127.0.0.1:0",
-		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "video.db"),
-		UserGRPCAddr: ua.GRPCAddr(),
+		HTTPAddr:         "127.0.0.1:0",
+		GRPCAddr:         "127.0.0.1:0",
+		DatabaseURL:      "sqlite://" + filepath.Join(t.TempDir(), "video.db"),
+		UserGRPCAddr:     ua.GRPCAddr(),
+		KafkaBrokers:     brokers,
+		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
 	}
 	run(t, "video", va.Run)
 	return &env{
+		brokers:   brokers,
 		userURL:   "http://" + ua.HTTPAddr(),
 		videoURL:  "http://" + va.HTTPAddr(),
 		userGRPC:  ua.GRPCAddr(),

@@ -86,8 +86,7 @@ func (f *watchFeed) wait(t *testing.T, n int) []kafkabus.Message {
 }
 
 func TestOutboxPublishesWatchEvents(t *testing.T) {
-	e := startDependencies(t)
-	e.brokers = kafkatest.Broker(t)
+	e := startDependencies(t, kafkatest.Broker(t))
 	p, spans := telemetrytest.New(t)
 	e.startHistory(t, historyConfig(t, e, sqliteBackend(t)), p)
 	owner, viewer := e.newUser(t), e.newUser(t)
@@ -208,10 +207,9 @@ func assertOneTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafkabus.Mess
 // it must start, accept reports (their events wait in the outbox) and, once
 // the broker is back, publish them and start consuming.
 func TestServesWhileKafkaIsDown(t *testing.T) {
-	e := startDependencies(t)
 	cluster := kafkatest.NewCluster(t)
 	cluster.Stop()
-	e.brokers = cluster.Brokers()
+	e := startDependencies(t, cluster.Brokers())
 	p, _ := telemetrytest.New(t)
 	e.startHistory(t, historyConfig(t, e, sqliteBackend(t)), p)
 

@@ -199,8 +199,7 @@ func private(e *env) func(t *testing.T) {
 // checked, so it is refused with 503 (retryable), not saved unchecked;
 // reading and deleting history need no catalog and keep working.
 func TestVideoServiceDown(t *testing.T) {
-	e := startDependencies(t)
-	e.brokers = kafkatest.Broker(t)
+	e := startDependencies(t, kafkatest.Broker(t))
 	cfg := historyConfig(t, e, sqliteBackend(t))
 	cfg.VideoGRPCAddr = closedAddr(t)
 	e.startHistory(t, cfg, telemetry.Noop())
@@ -215,8 +214,7 @@ func TestVideoServiceDown(t *testing.T) {
 
 // TestUserServiceDown: no token can be checked, so every call is 503.
 func TestUserServiceDown(t *testing.T) {
-	e := startDependencies(t)
-	e.brokers = kafkatest.Broker(t)
+	e := startDependencies(t, kafkatest.Broker(t))
 	cfg := historyConfig(t, e, sqliteBackend(t))
 	cfg.UserGRPCAddr = closedAddr(t)
 	e.startHistory(t, cfg, telemetry.Noop())

@@ -20,13 +20,15 @@ global.networkPolicy.externalEgressTo lists (anywhere when empty).
       {{- include "common.selectorLabelsOf" . | nindent 6 }}
 {{- end -}}
 
-{{/* common.externalPeers: the "to" peers of an external endpoint; nothing (anywhere) when none are configured. */}}
+{{/*
+common.externalPeers (dict "root" $ "indent" 6): the "to" peers of an
+external endpoint, indented; nothing (anywhere) when none are configured.
+*/}}
 {{- define "common.externalPeers" -}}
-{{- $np := (.Values.global | default dict).networkPolicy | default dict -}}
-{{- with $np.externalEgressTo }}
-to:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
+{{- $np := (.root.Values.global | default dict).networkPolicy | default dict -}}
+{{- with $np.externalEgressTo -}}
+{{- printf "to:\n%s" (toYaml . | indent 2) | nindent $.indent -}}
+{{- end -}}
 {{- end -}}
 
 {{/* common.tcpPorts (list 9092 9093): a NetworkPolicy "ports" list. */}}
@@ -40,10 +42,11 @@ ports:
 
 {{/* common.tcpPortItems (list 9092 9093): the items of a NetworkPolicy "ports" list. */}}
 {{- define "common.tcpPortItems" -}}
-{{- range . }}
+{{- range $i, $port := . -}}
+{{- if $i }}{{ "\n" }}{{ end -}}
 - protocol: TCP
-  port: {{ . }}
-{{- end }}
+  port: {{ $port }}
+{{- end -}}
 {{- end -}}
 
 {{/* common.portsOfHostPorts "a:9092,b:9093": the distinct ports of a host:port list, as JSON. */}}

@@ -270,7 +270,7 @@ spec:
     {{- if include "common.kafkaExternal" . }}
     - ports:
         {{- include "common.tcpPortItems" (include "common.portsOfHostPorts" (include "common.kafkaBootstrapServers" .) | fromJsonArray) | nindent 8 }}
-      {{- include "common.externalPeers" . | nindent 6 }}
+      {{- include "common.externalPeers" (dict "root" . "indent" 6) }}
     {{- else }}
     - to:
         {{- include "common.peer" (dict "root" . "chart" "kafka") | nindent 8 }}
@@ -281,7 +281,7 @@ spec:
     {{- if .Values.database.existingSecret }}
     - ports:
         {{- include "common.tcpPortItems" (list .Values.database.port) | nindent 8 }}
-      {{- include "common.externalPeers" . | nindent 6 }}
+      {{- include "common.externalPeers" (dict "root" . "indent" 6) }}
     {{- else }}
     - to:
         {{- include "common.peer" (dict "root" . "chart" "postgresql") | nindent 8 }}
@@ -292,7 +292,7 @@ spec:
     {{- if include "common.otlpExternal" . }}
     - ports:
         {{- include "common.tcpPortItems" (list (include "common.portOfURL" (include "common.otlpEndpoint" .))) | nindent 8 }}
-      {{- include "common.externalPeers" . | nindent 6 }}
+      {{- include "common.externalPeers" (dict "root" . "indent" 6) }}
     {{- else }}
     - to:
         {{- include "common.peer" (dict "root" . "chart" "otel-collector") | nindent 8 }}

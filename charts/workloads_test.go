@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 )
 
 // workload is a pod template of a rendered object with how many pods of it
@@ -28,13 +30,20 @@ func (w workload) String() string { return w.obj.String() }
 
 func workloads(t testing.TB, r *rendered) []workload {
 	t.Helper()
+	// A Deployment an autoscaler scales has no replicas of its own: it runs
+	// at least the autoscaler's minimum.
+	scaled := map[string]int32{}
+	for _, o := range r.ofKind("HorizontalPodAutoscaler") {
+		hpa := o.typed.(*autoscalingv2.HorizontalPodAutoscaler)
+		scaled[hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name] = ptr.Deref(hpa.Spec.MinReplicas, 1)
+	}
 	var out []workload
 	for _, o := range r.objects {
 		switch v := o.typed.(type) {
 		case *appsv1.Deployment:
-			replicas := int32(1)
-			if v.Spec.Replicas != nil {
-				replicas = *v.Spec.Replicas
+			replicas := ptr.Deref(v.Spec.Replicas, 1)
+			if min, ok := scaled["Deployment/"+v.Name]; ok {
+				replicas = min
 			}
 			out = append(out, workload{o, v.Spec.Template.Spec, v.Spec.Template.Labels, replicas, true})
 		case *appsv1.StatefulSet:
@@ -101,14 +110,17 @@ func checkPod(t *testing.T, w workload) {
 		}
 	}
 	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range containers {
+	for i, c := range containers {
+		// Init containers run to completion before the others: no probes.
+		isInit := i < len(spec.InitContainers)
 		cerrorf := func(format string, args ...any) { errorf("container %s: %s", c.Name, fmt.Sprintf(format, args...)) }
 		sc := c.SecurityContext
 		if sc == nil {
 			cerrorf("no securityContext")
 			continue
 		}
-		if !(isTrue(sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && isTrue(psc.RunAsNonRoot))) {
+		nonRoot := isTrue(sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && isTrue(psc.RunAsNonRoot))
+		if !nonRoot {
 			cerrorf("runAsNonRoot is not true")
 		}
 		if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
@@ -139,7 +151,7 @@ func checkPod(t *testing.T, w workload) {
 		if ref := c.Image; ref == "" || strings.HasSuffix(ref, ":latest") || !strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":") {
 			cerrorf("image %q is not pinned to a tag", ref)
 		}
-		if w.longRunning {
+		if w.longRunning && !isInit {
 			if c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil {
 				cerrorf("needs startup, liveness and readiness probes (have %v, %v, %v)",
 					c.StartupProbe != nil, c.LivenessProbe != nil, c.ReadinessProbe != nil)

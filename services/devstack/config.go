@@ -56,12 +56,6 @@ var databaseEnv = map[string]string{
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
 	envDuration := func(key string, def time.Duration) (time.Duration, error) {
 		v := getenv(key)
 		if v == "" {
@@ -88,12 +82,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.root, "root", env("DEVSTACK_ROOT", ""), "repository root (default: found from the working directory) [DEVSTACK_ROOT]")
-	fs.StringVar(&cfg.dataDir, "data", env("DEVSTACK_DATA", ""), "data directory, kept across runs (default: <root>/.data) [DEVSTACK_DATA]")
-	fs.StringVar(&kafka, "kafka", env("KAFKA_BROKERS", ""), "use these Kafka brokers (comma-separated) instead of the embedded broker [KAFKA_BROKERS]")
-	fs.StringVar(&cfg.otlp, "otlp", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "export traces to this OTLP/HTTP endpoint instead of starting Jaeger [OTEL_EXPORTER_OTLP_ENDPOINT]")
-	fs.StringVar(&cfg.jaegerBin, "jaeger-bin", env("JAEGER_BIN", ""), "Jaeger v2 binary to run (default: `jaeger` on PATH, else built from hack/tools/jaeger) [JAEGER_BIN]")
-	fs.StringVar(&cfg.jaegerUIAssets, "jaeger-ui-assets", env("JAEGER_UI_ASSETS", ""), "directory of a built Jaeger UI, served instead of the module build's placeholder page [JAEGER_UI_ASSETS]")
+	fs.StringVar(&cfg.root, "root", getenv("DEVSTACK_ROOT"), "repository root (default: found from the working directory) [DEVSTACK_ROOT]")
+	fs.StringVar(&cfg.dataDir, "data", getenv("DEVSTACK_DATA"), "data directory, kept across runs (default: <root>/.data) [DEVSTACK_DATA]")
+	fs.StringVar(&kafka, "kafka", getenv("KAFKA_BROKERS"), "use these Kafka brokers (comma-separated) instead of the embedded broker [KAFKA_BROKERS]")
+	fs.StringVar(&cfg.otlp, "otlp", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "export traces to this OTLP/HTTP endpoint instead of starting Jaeger [OTEL_EXPORTER_OTLP_ENDPOINT]")
+	fs.StringVar(&cfg.jaegerBin, "jaeger-bin", getenv("JAEGER_BIN"), "Jaeger v2 binary to run (default: `jaeger` on PATH, else built from hack/tools/jaeger) [JAEGER_BIN]")
+	fs.StringVar(&cfg.jaegerUIAssets, "jaeger-ui-assets", getenv("JAEGER_UI_ASSETS"), "directory of a built Jaeger UI, served instead of the module build's placeholder page [JAEGER_UI_ASSETS]")
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", readyDefault, "how long each part may take to become ready [DEVSTACK_READY_TIMEOUT]")
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", stopDefault, "how long each process may take to stop before it is killed [DEVSTACK_STOP_TIMEOUT]")
 	fs.StringVar(&cfg.color, "color", "auto", "colour the log prefixes: auto (when stdout is a terminal and NO_COLOR is unset), always or never")
@@ -164,7 +158,7 @@ const modulePath = "github.com/vidstream/vidstream"
 // modulePath, so devstack works from any folder of the repository.
 func findRoot(dir string) (string, error) {
 	for d := dir; ; {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		b, err := os.ReadFile(filepath.Join(d, "go.mod")) //nolint:gosec // G304: reading the go.mod files above a directory is the point
 		if err == nil && moduleOf(b) == modulePath {
 			return d, nil
 		}

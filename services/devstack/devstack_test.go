@@ -34,35 +34,39 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helper behaves as mode asks, then blocks until it is signalled.
-func helper(mode string) {
-	switch mode {
-	case "term-ok":
-		// Exits 0 on SIGTERM, as the services do.
+// helpers are the behaviours a helper process can have; each blocks until
+// it is signalled or ends on its own.
+var helpers = map[string]func(){
+	// Exits 0 on SIGTERM, as the services do.
+	"term-ok": func() {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
 		fmt.Println("ready")
 		<-ctx.Done()
 		fmt.Println("graceful exit")
-	case "ignore-term":
+	},
+	"ignore-term": func() {
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
 		select {}
-	case "crash":
+	},
+	"crash": func() {
 		fmt.Fprintln(os.Stderr, "boom: cannot open database")
 		os.Exit(3)
-	case "spawn-grandchild":
-		// Starts a grandchild in the same process group, as a shell script
-		// wrapper or a forking server would.
+	},
+	// Starts a grandchild in the same process group, as a shell script
+	// wrapper or a forking server would.
+	"spawn-grandchild": func() {
 		cmd := helperCmd("term-ok")
 		if err := cmd.Start(); err != nil {
 			panic(err)
 		}
 		fmt.Printf("grandchild %d\n", cmd.Process.Pid)
 		select {}
-	case "parent":
-		// A miniature devstack: starts a child the way devstack does, then
-		// waits to be killed.
+	},
+	// A miniature devstack: starts a child the way devstack does, then
+	// waits to be killed.
+	"parent": func() {
 		sp := newSpawner()
 		c := newConsole(os.Stdout, "never", true)
 		spec := procSpec{name: "child", path: os.Args[0], env: append(os.Environ(), envHelper+"=record-term")}
@@ -72,16 +76,23 @@ func helper(mode string) {
 		}
 		fmt.Printf("childpid %d\n", p.pid())
 		select {}
-	case "record-term":
-		// Writes a marker when SIGTERM arrives: proof of a graceful stop.
+	},
+	// Writes a marker when SIGTERM arrives: proof of a graceful stop.
+	"record-term": func() {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
 		fmt.Println("ready")
 		<-ctx.Done()
 		_ = os.WriteFile(os.Getenv("DEVSTACK_TEST_MARKER"), []byte("terminated"), 0o600)
-	default:
+	},
+}
+
+func helper(mode string) {
+	fn, ok := helpers[mode]
+	if !ok {
 		panic("unknown helper mode " + mode)
 	}
+	fn()
 }
 
 func helperCmd(mode string) *exec.Cmd {
@@ -463,4 +474,3 @@ func writeGoMod(t *testing.T, dir, module string) {
 		t.Fatal(err)
 	}
 }
-

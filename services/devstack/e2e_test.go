@@ -134,90 +134,6 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
-// checkWatchTrace holds the DESIGN §7 promise: the PUT that completes a
-// video is ONE trace with the HTTP server span of watch-history, gRPC client
-// and server spans to user and video, database spans, the outbox relay's
-// producer span and video's consumer span, the consumer a descendant of the
-// HTTP server span (through the producer, which it also links to).
-func checkWatchTrace(tr *jaegerquery.Trace) error {
-	var errs []error
-	if len(tr.Roots) != 1 {
-		errs = append(errs, fmt.Errorf("%d roots (%s), want one connected trace", len(tr.Roots), names(tr.Roots)))
-	}
-	for _, svc := range []string{"user", "video", "watch-history"} {
-		if !slices.Contains(tr.Services(), svc) {
-			errs = append(errs, fmt.Errorf("no span from %s (services: %v)", svc, tr.Services()))
-		}
-	}
-	for _, k := range []jaegerquery.Kind{jaegerquery.KindServer, jaegerquery.KindClient, jaegerquery.KindProducer, jaegerquery.KindConsumer} {
-		if len(tr.Find(func(s *jaegerquery.Span) bool { return s.Kind == k })) == 0 {
-			errs = append(errs, fmt.Errorf("no %s span", k))
-		}
-	}
-	server := one(tr, &errs, "watch-history", jaegerquery.KindServer, "PUT /v1/history/{video_id}")
-	producer := one(tr, &errs, "watch-history", jaegerquery.KindProducer, "vidstream.watch.v1 publish")
-	consumer := one(tr, &errs, "video", jaegerquery.KindConsumer, "vidstream.watch.v1 process")
-	if server != nil && consumer != nil && !consumer.IsDescendantOf(server) {
-		errs = append(errs, errors.New("video's consumer span is not a descendant of watch-history's HTTP server span"))
-	}
-	if server != nil && producer != nil && !producer.IsDescendantOf(server) {
-		errs = append(errs, errors.New("the producer span is not a descendant of the HTTP server span"))
-	}
-	if producer != nil && consumer != nil {
-		if !consumer.IsDescendantOf(producer) {
-			errs = append(errs, errors.New("the consumer span is not a descendant of the producer span"))
-		}
-		if !slices.ContainsFunc(consumer.Links, func(l jaegerquery.Link) bool { return l.SpanID == producer.SpanID }) {
-			errs = append(errs, errors.New("the consumer span does not link to the producer span"))
-		}
-	}
-	for _, target := range []string{"user", "video"} {
-		grpcServer := tr.Find(func(s *jaegerquery.Span) bool {
-			return s.Service == target && s.Kind == jaegerquery.KindServer && s.Transport() == jaegerquery.TransportGRPC &&
-				s.Parent != nil && s.Parent.Service == "watch-history" && s.Parent.Kind == jaegerquery.KindClient
-		})
-		if len(grpcServer) == 0 {
-			errs = append(errs, fmt.Errorf("no gRPC call from watch-history to %s", target))
-		}
-	}
-	if len(tr.Find(func(s *jaegerquery.Span) bool { return s.Transport() == jaegerquery.TransportDB })) == 0 {
-		errs = append(errs, errors.New("no database span"))
-	}
-	return errors.Join(errs...)
-}
-
-// checkPurgeTrace: deleting an account reaches watch-history's UserDeleted
-// consumer within the request's trace.
-func checkPurgeTrace(tr *jaegerquery.Trace) error {
-	var errs []error
-	server := one(tr, &errs, "user", jaegerquery.KindServer, "DELETE /v1/users/me")
-	one(tr, &errs, "user", jaegerquery.KindProducer, "vidstream.users.v1 publish")
-	consumer := one(tr, &errs, "watch-history", jaegerquery.KindConsumer, "vidstream.users.v1 process")
-	if server != nil && consumer != nil && !consumer.IsDescendantOf(server) {
-		errs = append(errs, errors.New("watch-history's consumer span is not a descendant of user's HTTP server span"))
-	}
-	return errors.Join(errs...)
-}
-
-// one finds the span of service and kind named name, noting in errs if
-// there is none.
-func one(tr *jaegerquery.Trace, errs *[]error, service string, kind jaegerquery.Kind, name string) *jaegerquery.Span {
-	found := tr.Find(func(s *jaegerquery.Span) bool { return s.Service == service && s.Kind == kind && s.Name == name })
-	if len(found) == 0 {
-		*errs = append(*errs, fmt.Errorf("no %s %s span %q", service, kind, name))
-		return nil
-	}
-	return found[0]
-}
-
-func names(spans []*jaegerquery.Span) string {
-	var out []string
-	for _, s := range spans {
-		out = append(out, s.Service+": "+s.Name)
-	}
-	return strings.Join(out, ", ")
-}
-
 // waitForTrace polls Jaeger until check accepts the trace: its spans arrive
 // in batches, the asynchronous hops last. On timeout it fails with the last
 // complaint and the trace as loadgen draws it.
@@ -283,7 +199,7 @@ func checkWaterfall(t *testing.T, tr *jaegerquery.Trace, out string) {
 
 func checkSVG(t *testing.T, tr *jaegerquery.Trace, path string) {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // G304: the test's own temporary file
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +260,7 @@ type demoUser struct {
 
 func readDemoReport(t *testing.T, path string) demoReport {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // G304: the test's own temporary file
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

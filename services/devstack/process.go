@@ -48,7 +48,7 @@ type procSpec struct {
 // startProc starts spec as a child whose output (stdout and stderr, as
 // lines) goes both to the console, prefixed, and to <logDir>/<name>.log.
 func startProc(sp *spawner, spec procSpec, console *console, logDir string) (*proc, error) {
-	if err := os.MkdirAll(logDir, 0o750); err != nil {
+	if err := os.MkdirAll(logDir, 0o750); err != nil { //nolint:gosec // G703: the data directory is the user's choice
 		return nil, fmt.Errorf("%s: log directory: %w", spec.name, err)
 	}
 	logPath := filepath.Join(logDir, spec.name+".log")
@@ -59,7 +59,9 @@ func startProc(sp *spawner, spec procSpec, console *console, logDir string) (*pr
 		return nil, fmt.Errorf("%s: log file: %w", spec.name, err)
 	}
 
-	//nolint:gosec // G204: devstack runs the binaries it built or was told to run
+	// Not CommandContext: a canceled context would SIGKILL the child at
+	// once, where stop gives it SIGTERM and time to drain first.
+	//nolint:gosec,noctx // G204: devstack runs the binaries it built or was told to run
 	cmd := exec.Command(spec.path, spec.args...)
 	cmd.Env = spec.env
 	cmd.Dir = spec.dir

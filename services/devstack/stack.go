@@ -208,11 +208,11 @@ func (s *stack) run(ctx context.Context) (err error) {
 // interrupted turns the failure of a step that Ctrl-C cut short into a
 // clean exit: the user asked for it, there is nothing to report.
 func (s *stack) interrupted(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		s.console.printf("interrupted")
-		return nil
+	if ctx.Err() == nil {
+		return err
 	}
-	return err
+	s.console.printf("interrupted (%v)", err)
+	return nil
 }
 
 // ports lists what this run will listen on.

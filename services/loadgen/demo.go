@@ -149,6 +149,12 @@ demo can run again and again against the same data.`, stdout)
 		for i, f := range d.flows {
 			t, missing, err := settleTrace(ctx, jc, f.traceID, f.wants, *settle)
 			fr := &d.report.Flows[i]
+			if err != nil && !errors.Is(err, jaegerquery.ErrNotFound) {
+				// Not a missing trace but no Jaeger: the other traces
+				// would fail the same way.
+				fmt.Fprintf(out, "\nJaeger's query API is not answering (%v); open the links below once it is, or run `loadgen trace <trace-id>`.\n", err)
+				break
+			}
 			if err != nil {
 				fmt.Fprintf(out, "\n%s: trace %s: %v\n", f.name, f.traceID, err)
 				continue
@@ -182,6 +188,7 @@ demo can run again and again against the same data.`, stdout)
 		}
 		fmt.Fprintf(out, "  %s %-22s %s\n", status, fr.Name, fr.TraceURL)
 	}
+	fmt.Fprintf(out, "\nOpen a link (Jaeger's search page: %s/search), or draw any trace again with `go run ./services/loadgen trace <trace-id>`.\n", strings.TrimRight(ep.jaeger, "/"))
 	if *jsonOut != "" {
 		if err := writeJSON(*jsonOut, stdout, d.report); err != nil {
 			return err
@@ -415,11 +422,13 @@ func settleTrace(ctx context.Context, jc *jaegerquery.Client, id string, wants [
 	deadline := time.Now().Add(wait)
 	var (
 		last    *jaegerquery.Trace
-		lastErr error
 		missing []want
 	)
 	for {
 		t, err := jc.Trace(ctx, id)
+		if err != nil && !errors.Is(err, jaegerquery.ErrNotFound) {
+			return nil, nil, err
+		}
 		if err == nil {
 			missing = missing[:0]
 			for _, w := range wants {
@@ -434,17 +443,12 @@ func settleTrace(ctx context.Context, jc *jaegerquery.Client, id string, wants [
 				return t, nil, nil
 			}
 			last = t
-		} else if !errors.Is(err, jaegerquery.ErrNotFound) {
-			lastErr = err
 		}
 		if time.Now().After(deadline) {
 			if last != nil {
 				return last, missing, nil
 			}
-			if lastErr == nil {
-				lastErr = jaegerquery.ErrNotFound
-			}
-			return nil, nil, lastErr
+			return nil, nil, jaegerquery.ErrNotFound
 		}
 		select {
 		case <-ctx.Done():

@@ -106,7 +106,7 @@ renames.`, stdout)
 		HTTP: &http.Client{Timeout: cfg.timeout, Transport: rt},
 	}
 
-	info := io.Writer(stdout)
+	info := stdout
 	if cfg.jsonOut {
 		info = io.Discard
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -359,7 +360,13 @@ func (s *system) viewCount(t *testing.T, id string) int64 {
 // want fails at once: views are never taken back, so it cannot recover.
 func (s *system) waitViewCount(t *testing.T, id string, want int64) {
 	t.Helper()
-	eventually(t, func() error {
+	s.waitViewCountWithin(t, id, want, waitTimeout)
+}
+
+// waitViewCountWithin is waitViewCount with its own bound.
+func (s *system) waitViewCountWithin(t *testing.T, id string, want int64, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, func() error {
 		v, err := s.getVideo(t.Context(), id)
 		if err != nil {
 			return err
@@ -430,9 +437,34 @@ func (s *system) listHistory(ctx context.Context, userID string) ([]*historyv1.H
 	}
 }
 
-// eventually polls cond until it returns nil, failing t with its last error
-// after a generous bound (see kafkatest.Eventually).
+// waitTimeout bounds a wait for an asynchronous effect. Generous, because
+// CI machines are slow and busy; a passing test never waits for it.
+const waitTimeout = 30 * time.Second
+
+// eventually polls cond until it returns nil, failing t with cond's last
+// error if that takes longer than waitTimeout.
 func eventually(t *testing.T, cond func() error) {
 	t.Helper()
-	kafkatest.Eventually(t, cond)
+	waitFor(t, waitTimeout, cond)
+}
+
+// waitFor polls cond every few milliseconds until it returns nil, and fails
+// t with cond's last error if that takes longer than timeout. It is how the
+// tests wait for effects of asynchronous work without sleeping a guessed
+// duration.
+func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || t.Context().Err() != nil {
+			t.Fatalf("condition not met within %s: %v", timeout, errors.Join(err, t.Context().Err()))
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 200*time.Millisecond)
+	}
 }

@@ -86,6 +86,21 @@ func ofType(msgs []kafka.Message, typ string) []kafka.Message {
 	return out
 }
 
+// unique drops later copies of a record (same ce_id): the relay publishes
+// at least once, so a copy is allowed on the topic, and consumers skip it.
+func unique(msgs []kafka.Message) []kafka.Message {
+	seen := map[string]bool{}
+	var out []kafka.Message
+	for _, m := range msgs {
+		id := header(m, kafkabus.HeaderID)
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // header returns the value of m's first header named key, or "".
 func header(m kafka.Message, key string) string {
 	for _, h := range m.Headers {
@@ -96,16 +111,17 @@ func header(m kafka.Message, key string) string {
 	return ""
 }
 
-// waitRecords polls topic until it holds at least n records keyed by one of
-// keys and returns those records, in offset order per partition.
+// waitRecords polls topic until it holds at least n distinct records (by
+// ce_id) keyed by one of keys and returns those records, copies included, in
+// offset order per partition.
 func waitRecords(t *testing.T, brokers []string, topic string, n int, keys ...string) []kafka.Message {
 	t.Helper()
 	waitTopic(t, brokers, topic)
 	var got []kafka.Message
 	eventually(t, func() error {
 		got = keyedBy(kafkatest.Records(t, brokers, topic), keys...)
-		if len(got) < n {
-			return fmt.Errorf("%s holds %d records of keys %v, want %d", topic, len(got), keys, n)
+		if u := len(unique(got)); u < n {
+			return fmt.Errorf("%s holds %d records of keys %v, want %d", topic, u, keys, n)
 		}
 		return nil
 	})

@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"os"
-	"runtime/pprof"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/protobuf/proto"
@@ -31,14 +29,13 @@ func TestBrokerOutage(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
 		cluster := kafkatest.NewCluster(t)
-		s := start(t, b, cluster.Brokers(), options{logLevel: slog.LevelDebug})
+		s := start(t, b, cluster.Brokers(), options{logLevel: slog.LevelWarn})
 
 		const (
 			users   = 5
 			videos  = 4
 			reports = 25 // per user and video: 5 × 4 × 25 = 500
 		)
-		t.Logf("PHASE started")
 		owner := s.newUser(t)
 		var viewers []user
 		var keys []string
@@ -53,7 +50,7 @@ func TestBrokerOutage(t *testing.T) {
 		}
 
 		// Each (user, video) pair reports 25 distinct positions in
-		// ascending order. Two in three pairs go from 75 to 99 and so
+		// ascending order. 14 of the 20 pairs go from 75 to 99 and so
 		// complete the video at 90 and report nine more positions past it;
 		// the others go from 60 to 84 and never complete it.
 		type report struct {
@@ -91,11 +88,9 @@ func TestBrokerOutage(t *testing.T) {
 
 		// The view counter is in its group and the topic exists: the
 		// outage hits a running system, not one still starting up.
-		t.Logf("PHASE setup done")
 		waitTopic(t, s.brokers, watchTopic)
 		kafkatest.WaitGroupStable(t, s.brokers, s.viewCounterGroup, 1)
 
-		t0 := time.Now()
 		cluster.Stop()
 		if conn, err := net.DialTimeout("tcp", s.brokers[0], kafkaTimeout); err == nil {
 			_ = conn.Close()
@@ -133,7 +128,6 @@ func TestBrokerOutage(t *testing.T) {
 		if len(failed) > 0 {
 			t.Fatalf("%d of %d players failed: %v", len(failed), len(pairs), errors.Join(failed...))
 		}
-		t.Logf("PHASE puts done %v", time.Since(t0))
 		cluster.Start()
 
 		// Every report's event arrives, read the way a new downstream
@@ -145,7 +139,6 @@ func TestBrokerOutage(t *testing.T) {
 			}
 			return nil
 		})
-		t.Logf("PHASE read %v", time.Since(t0))
 		progressed := distinctIDs(msgs, typeWatchProgressed)
 		if len(progressed) != len(want) {
 			t.Fatalf("%d distinct WatchProgressed events, want exactly %d", len(progressed), len(want))
@@ -186,18 +179,9 @@ func TestBrokerOutage(t *testing.T) {
 			t.Logf("the relay published %d records twice", copies)
 		}
 
-		go func() {
-			time.Sleep(8 * time.Second)
-			f, _ := os.Create("/tmp/goroutines.txt")
-			_ = pprof.Lookup("goroutine").WriteTo(f, 2)
-			_ = f.Close()
-			c, err := committed(t.Context(), s.brokers, s.viewCounterGroup, watchTopic, 0)
-			t.Logf("PHASE dump at %v committed %d %v", time.Since(t0), c, err)
-		}()
 		for j, v := range vids {
-			s.waitViewCount(t, v.ID, wantViews[j])
+			s.waitViewCountWithin(t, v.ID, wantViews[j], resumeTimeout)
 		}
-		t.Logf("PHASE views %v", time.Since(t0))
 		// And no late copy adds to it: once the view counter is past every
 		// record, the counts are final.
 		waitConsumed(t, s.brokers, s.viewCounterGroup, msgs...)
@@ -208,6 +192,12 @@ func TestBrokerOutage(t *testing.T) {
 		}
 	})
 }
+
+// resumeTimeout bounds how long the view counter may take to consume again
+// after the broker is back. kafka-go's group consumer can sit in JoinGroup
+// until the broker gives up on its member from before the outage, after the
+// session timeout (30 s by default), before it gets its partition back.
+const resumeTimeout = 90 * time.Second
 
 // distinctIDs returns the records of type typ by ce_id (the last copy of
 // each).

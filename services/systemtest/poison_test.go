@@ -39,7 +39,7 @@ func TestPoisonVideoWatchedIsDeadLettered(t *testing.T) {
 
 		s.put(t, ann, v.ID, 95)
 		s.waitViewCount(t, v.ID, 1)
-		watched := ofType(waitRecords(t, s.brokers, watchTopic, 3, ann.id), typeVideoWatched)
+		watched := ofType(unique(waitRecords(t, s.brokers, watchTopic, 3, ann.id)), typeVideoWatched)
 		var relayed []kafka.Message
 		for _, m := range watched {
 			if header(m, kafkabus.HeaderID) != poisonID {

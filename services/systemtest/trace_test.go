@@ -43,7 +43,7 @@ func TestOneTracePerRequest(t *testing.T) {
 		// 95 of 100: a WatchProgressed and, the first time past 90%, a
 		// VideoWatched, both caused by this one request.
 		s.put(t, ann, v.ID, 95)
-		records := waitRecords(t, s.brokers, watchTopic, 2, ann.id)
+		records := unique(waitRecords(t, s.brokers, watchTopic, 2, ann.id))
 		if len(records) != 2 || len(ofType(records, typeWatchProgressed)) != 1 || len(ofType(records, typeVideoWatched)) != 1 {
 			t.Fatalf("records for one report: %v, want a WatchProgressed and a VideoWatched", types(records))
 		}

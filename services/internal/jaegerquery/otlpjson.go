@@ -187,7 +187,7 @@ func (d *tracesDocument) traces() ([]*Trace, error) {
 	}
 	out := make([]*Trace, 0, len(order))
 	for _, id := range order {
-		out = append(out, newTrace(id, byTrace[id]))
+		out = append(out, NewTrace(id, byTrace[id]))
 	}
 	return out, nil
 }

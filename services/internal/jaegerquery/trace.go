@@ -194,15 +194,17 @@ func (t *Trace) Walk(visit func(s *Span)) {
 	}
 }
 
-// newTrace links spans into a tree. Spans that share an id (Jaeger may
-// return a span twice while it is being written) are kept once.
-func newTrace(id string, spans []*Span) *Trace {
+// NewTrace links spans into a tree by their ParentSpanID, replacing their
+// Parent and Children. Spans that share an id (Jaeger may return a span
+// twice while it is being written) are kept once.
+func NewTrace(id string, spans []*Span) *Trace {
 	t := &Trace{ID: strings.ToLower(id)}
 	byID := make(map[string]*Span, len(spans))
 	for _, s := range spans {
 		if _, dup := byID[s.SpanID]; dup {
 			continue
 		}
+		s.Parent, s.Children = nil, nil
 		byID[s.SpanID] = s
 		t.Spans = append(t.Spans, s)
 	}

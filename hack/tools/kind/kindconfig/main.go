@@ -29,8 +29,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
-	fmt.Printf("%s: valid kind %s cluster configuration\n", os.Args[1], v1alpha4.SchemeGroupVersion)
+	fmt.Printf("%s: valid kind %s cluster configuration\n", os.Args[1], apiVersion)
 }
+
+const apiVersion = "kind.x-k8s.io/v1alpha4"
 
 func check(path string) error {
 	raw, err := os.ReadFile(path)
@@ -41,8 +43,8 @@ func check(path string) error {
 	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
-	if c.Kind != "Cluster" || c.APIVersion != "kind.x-k8s.io/v1alpha4" {
-		return fmt.Errorf("kind %q, apiVersion %q: want Cluster, kind.x-k8s.io/v1alpha4", c.Kind, c.APIVersion)
+	if c.Kind != "Cluster" || c.APIVersion != apiVersion {
+		return fmt.Errorf("kind %q, apiVersion %q: want Cluster, %s", c.Kind, c.APIVersion, apiVersion)
 	}
 	v1alpha4.SetDefaultsCluster(&c)
 	var errs []error

@@ -329,6 +329,7 @@ func (c *Client) do(ctx context.Context, k call, dst any) error {
 		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&problem) == nil {
 			e.Title, e.Detail = problem.Title, problem.Detail
 		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return e
 	}
 	if dst == nil {

@@ -19,14 +19,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// testdata/watch-to-the-end.json is Jaeger v2's /api/v3 answer for a real
-// trace: the PUT /v1/history of `loadgen demo`'s "watch to the end" flow
-// against `make run`, crossing loadgen, watch-history, user and video over
-// HTTP, gRPC, Kafka and SQLite. The end-to-end test (make e2e) checks the
-// same rendering against a trace fresh from Jaeger.
+// realTraceFile is Jaeger v2's /api/v3 answer for a real trace: the PUT
+// /v1/history of `loadgen demo`'s "watch to the end" flow against `make
+// run`, crossing loadgen, watch-history, user and video over HTTP, gRPC,
+// Kafka and SQLite. The real traces the tests share live with the package
+// that parses them. The end-to-end test (make e2e) checks the same
+// rendering against a trace fresh from Jaeger.
+const realTraceFile = "../../../internal/jaegerquery/testdata/watch-to-the-end.json"
+
 func realTrace(t *testing.T) *jaegerquery.Trace {
 	t.Helper()
-	f, err := os.Open("testdata/watch-to-the-end.json")
+	f, err := os.Open(realTraceFile)
 	if err != nil {
 		t.Fatal(err)
 	}

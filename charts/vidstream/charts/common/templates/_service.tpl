@@ -59,6 +59,22 @@ spec:
       serviceAccountName: {{ $fullname }}
       {{- include "common.podSpecCommon" . | nindent 6 }}
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+      {{- if and .Values.database.wait.enabled (not .Values.database.existingSecret) }}
+      {{- $host := printf "%s.%s.svc.%s" (include "common.nameOf" (dict "root" . "chart" "postgresql")) .Release.Namespace (include "common.clusterDomain" .) }}
+      {{- /* The service exits when it cannot open its database at start: wait for the release's PostgreSQL to listen rather than crash-loop through its first minute. */}}
+      initContainers:
+        - name: wait-for-database
+          image: {{ .Values.database.wait.image | quote }}
+          imagePullPolicy: IfNotPresent
+          command:
+            - sh
+            - -c
+            - until nc -z -w 2 {{ $host }} 5432; do echo "waiting for {{ $host }}:5432"; sleep 2; done
+          resources:
+            {{- toYaml .Values.test.resources | nindent 12 }}
+          securityContext:
+            {{- include "common.containerSecurityContext" . | nindent 12 }}
+      {{- end }}
       containers:
         - name: {{ .Chart.Name }}
           image: {{ include "common.image" . | quote }}

@@ -253,6 +253,13 @@ func (c *Consumer) readerConfig() kafka.ReaderConfig {
 		// A new partition (an operator scaled the topic) must get a
 		// consumer without a restart.
 		WatchPartitionChanges: true,
+		// kafka-go's 30 s defaults mean a member that vanished (a killed
+		// pod, a broker restart) holds its partitions for half a minute
+		// before the group rebalances without it. 10 s is well inside the
+		// broker's default group.min.session.timeout.ms (6 s) and long
+		// enough for the heartbeat (3 s) to survive a GC pause.
+		SessionTimeout:   10 * time.Second,
+		RebalanceTimeout: 10 * time.Second,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			c.log.Debug(fmt.Sprintf(msg, args...))
 		}),

@@ -191,11 +191,33 @@ func TestServicesUseGRPCProbesAndTheirPorts(t *testing.T) {
 		}
 		c := o.typed.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
 		env := map[string]string{}
+		for _, from := range c.EnvFrom {
+			if from.ConfigMapRef == nil {
+				continue
+			}
+			cm := r.find("ConfigMap", from.ConfigMapRef.Name)
+			if cm == nil {
+				t.Fatalf("%s: no ConfigMap %s", svc, from.ConfigMapRef.Name)
+			}
+			for k, v := range cm.typed.(*corev1.ConfigMap).Data {
+				env[k] = v
+			}
+		}
 		for _, e := range c.Env {
 			env[e.Name] = e.Value
 		}
 		if env["HTTP_ADDR"] != ":8080" || env["GRPC_ADDR"] != ":9090" {
 			t.Errorf("%s: HTTP_ADDR=%q GRPC_ADDR=%q, want :8080 and :9090", svc, env["HTTP_ADDR"], env["GRPC_ADDR"])
+		}
+		wantPeers := map[string][]string{"user": nil, "video": {"USER"}, "watch-history": {"USER", "VIDEO"}}[svc]
+		for _, peer := range wantPeers {
+			want := "dns:///" + releaseName + "-" + strings.ToLower(peer) + "-grpc.vidstream.svc.cluster.local:9090"
+			if got := env[peer+"_GRPC_ADDR"]; got != want {
+				t.Errorf("%s: %s_GRPC_ADDR=%q, want %q", svc, peer, got, want)
+			}
+		}
+		if env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "" || env["KAFKA_BROKERS"] == "" {
+			t.Errorf("%s: no OTLP endpoint or Kafka brokers in its environment", svc)
 		}
 		for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe} {
 			if p == nil || p.GRPC == nil || p.GRPC.Port != 9090 {

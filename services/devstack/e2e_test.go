@@ -50,6 +50,11 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A developer's `make run` would answer the probes below in place of
+	// the stack under test.
+	if busy := portsInUse(t.Context(), (&stack{}).ports(true, true)); len(busy) > 0 {
+		t.Fatal(portsError(busy))
+	}
 	bin := t.TempDir()
 	step(t, "build devstack and loadgen", func() {
 		mustRun(t, root, 10*time.Minute, "go", "build", "-o", bin+string(filepath.Separator), "./services/devstack", "./services/loadgen")

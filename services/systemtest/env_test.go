@@ -138,6 +138,7 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 		KafkaBrokers:     brokers,
 		ViewCounterGroup: s.viewCounterGroup,
 		ConsumerBackoff:  consumerBackoff,
+		RPCTimeout:       testRPCTimeout,
 	}, vp)
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
@@ -154,6 +155,7 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 		UsersGroup:      kafkatest.Name(t, "watch-history.users"),
 		VideosGroup:     kafkatest.Name(t, "watch-history.videos"),
 		ConsumerBackoff: consumerBackoff,
+		RPCTimeout:      testRPCTimeout,
 	}, hp)
 	if err != nil {
 		t.Fatalf("start watch-history service: %v", err)
@@ -178,6 +180,12 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 // consumerBackoff keeps retries short: a poison record is retried a few
 // times before it is dead-lettered, and the tests wait for that.
 var consumerBackoff = kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
+
+// testRPCTimeout replaces the 2 s production deadline of calls between the
+// services: a race-detector build on a busy two-core CI machine can take
+// longer than that to answer, and these tests are about behaviour, not
+// latency.
+const testRPCTimeout = 30 * time.Second
 
 // providers returns a service's own in-memory telemetry, logging at level
 // and above to the test's output.

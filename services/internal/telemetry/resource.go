@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/vidstream/vidstream/services/internal/buildinfo"
 )
 
 // parseResourceAttributes parses OTEL_RESOURCE_ATTRIBUTES ("k1=v1,k2=v2",
@@ -51,8 +53,10 @@ func resolveServiceName(fallback string, attrs []attribute.KeyValue, envName str
 
 func newResource(ctx context.Context, serviceName string, attrs []attribute.KeyValue) (*resource.Resource, error) {
 	// Later attributes win, so service.name is appended last to override a
-	// service.name from OTEL_RESOURCE_ATTRIBUTES when OTEL_SERVICE_NAME is set.
-	attrs = append(attrs[:len(attrs):len(attrs)], semconv.ServiceName(serviceName))
+	// service.name from OTEL_RESOURCE_ATTRIBUTES when OTEL_SERVICE_NAME is set,
+	// and the binary's own version comes first, for the environment to
+	// override.
+	attrs = append(append([]attribute.KeyValue{semconv.ServiceVersion(buildinfo.Version())}, attrs...), semconv.ServiceName(serviceName))
 	res, err := resource.New(ctx,
 		resource.WithTelemetrySDK(),
 		resource.WithHost(),

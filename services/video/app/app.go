@@ -70,6 +70,12 @@ type Config struct {
 	// ShutdownTimeout bounds each shutdown phase; DrainDelay keeps serving
 	// after readiness turns false so load balancers catch up (a few seconds
 	// in Kubernetes).
+	// RPCTimeout is the deadline of a call to another service when the
+	// incoming request has none closer. It bounds how long a slow
+	// dependency can hold a request (and its goroutine) before the client
+	// gets a 503.
+	RPCTimeout time.Duration `env:"RPC_TIMEOUT, default=2s"`
+
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY, default=0s"`
 
@@ -123,7 +129,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 
 	// grpc.NewClient connects lazily, so the user service need not be up
 	// yet: until it is, authenticated requests answer 503 and reads work.
-	userConn, err := grpcx.Dial(cfg.UserGRPCAddr, p)
+	userConn, err := grpcx.Dial(cfg.UserGRPCAddr, p, grpcx.WithDefaultTimeout(cfg.RPCTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("video: dial user service at %s: %w", cfg.UserGRPCAddr, err)
 	}
@@ -239,6 +245,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UserGRPCAddr == "" {
 		c.UserGRPCAddr = DefaultUserGRPCAddr
+	}
+	if c.RPCTimeout <= 0 {
+		c.RPCTimeout = grpcx.DefaultTimeout
 	}
 	if len(c.KafkaBrokers) == 0 {
 		c.KafkaBrokers = strings.Split(DefaultKafkaBrokers, ",")

@@ -23,6 +23,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 		DatabaseURL:     app.DefaultDatabaseURL,
 		UserGRPCAddr:    app.DefaultUserGRPCAddr,
 		KafkaBrokers:    []string{app.DefaultKafkaBrokers},
+		RPCTimeout:      2 * time.Second,
 		ShutdownTimeout: 10 * time.Second,
 	}
 	if !reflect.DeepEqual(defaults, want) {

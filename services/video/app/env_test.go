@@ -72,6 +72,10 @@ func videoConfig(t *testing.T, userGRPC, databaseURL string) app.Config {
 		KafkaBrokers:     []string{closedAddr(t)},
 		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
 		ConsumerBackoff:  kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
+		// A race-detector build on a busy two-core CI machine can take
+		// longer than the production default to answer; these tests are
+		// about behaviour, not latency.
+		RPCTimeout: 30 * time.Second,
 	}
 }
 

@@ -75,6 +75,12 @@ type Config struct {
 	// ShutdownTimeout bounds each shutdown phase; DrainDelay keeps serving
 	// after readiness turns false so load balancers catch up (a few seconds
 	// in Kubernetes).
+	// RPCTimeout is the deadline of a call to another service when the
+	// incoming request has none closer. It bounds how long a slow
+	// dependency can hold a request (and its goroutine) before the client
+	// gets a 503.
+	RPCTimeout time.Duration `env:"RPC_TIMEOUT, default=2s"`
+
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY, default=0s"`
 
@@ -129,12 +135,12 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		return nil, fmt.Errorf("watch-history: %w", err)
 	}
 
-	userConn, err := grpcx.Dial(cfg.UserGRPCAddr, p)
+	userConn, err := grpcx.Dial(cfg.UserGRPCAddr, p, grpcx.WithDefaultTimeout(cfg.RPCTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: dial user service: %w", err)
 	}
 	cleanup = append(cleanup, closeConn("user service", userConn))
-	videoConn, err := grpcx.Dial(cfg.VideoGRPCAddr, p)
+	videoConn, err := grpcx.Dial(cfg.VideoGRPCAddr, p, grpcx.WithDefaultTimeout(cfg.RPCTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: dial video service: %w", err)
 	}
@@ -250,6 +256,9 @@ func (c Config) withDefaults() Config {
 	def(&c.VideoGRPCAddr, DefaultVideoGRPCAddr)
 	def(&c.UsersGroup, events.UsersGroup)
 	def(&c.VideosGroup, events.VideosGroup)
+	if c.RPCTimeout <= 0 {
+		c.RPCTimeout = grpcx.DefaultTimeout
+	}
 	if len(c.KafkaBrokers) == 0 {
 		c.KafkaBrokers = strings.Split(DefaultKafkaBrokers, ",")
 	}

@@ -21,6 +21,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 		UserGRPCAddr:    app.DefaultUserGRPCAddr,
 		VideoGRPCAddr:   app.DefaultVideoGRPCAddr,
 		KafkaBrokers:    []string{app.DefaultKafkaBrokers},
+		RPCTimeout:      2 * time.Second,
 		ShutdownTimeout: 10 * time.Second,
 	}
 	if !equal(defaults, want) {
@@ -45,5 +46,5 @@ func equal(a, b app.Config) bool {
 	return a.HTTPAddr == b.HTTPAddr && a.GRPCAddr == b.GRPCAddr && a.DatabaseURL == b.DatabaseURL &&
 		a.UserGRPCAddr == b.UserGRPCAddr && a.VideoGRPCAddr == b.VideoGRPCAddr &&
 		slices.Equal(a.KafkaBrokers, b.KafkaBrokers) && a.KafkaTopicsManaged == b.KafkaTopicsManaged &&
-		a.ShutdownTimeout == b.ShutdownTimeout && a.DrainDelay == b.DrainDelay
+		a.RPCTimeout == b.RPCTimeout && a.ShutdownTimeout == b.ShutdownTimeout && a.DrainDelay == b.DrainDelay
 }

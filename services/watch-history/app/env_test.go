@@ -89,6 +89,7 @@ func startDependencies(t *testing.T, brokers []string) *env {
 		UserGRPCAddr:     ua.GRPCAddr(),
 		KafkaBrokers:     brokers,
 		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
+		RPCTimeout:       30 * time.Second,
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
@@ -119,6 +120,10 @@ func historyConfig(t *testing.T, e *env, databaseURL string) app.Config {
 		UsersGroup:      kafkatest.Name(t, "watch-history.users"),
 		VideosGroup:     kafkatest.Name(t, "watch-history.videos"),
 		ConsumerBackoff: kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
+		// A race-detector build on a busy two-core CI machine can take
+		// longer than the production default to answer; these tests are
+		// about behaviour, not latency.
+		RPCTimeout: 30 * time.Second,
 	}
 }
 

@@ -18,6 +18,49 @@ grpc (the API, grpc.health.v1 and reflection).
 {{- .Values.database.existingSecret | default (printf "%s-%s" (include "common.nameOf" (dict "root" . "chart" "postgresql")) .Chart.Name) -}}
 {{- end -}}
 
+{{/*
+common.service.configMap: the service's environment that is neither secret
+nor per pod: listen addresses, peers, Kafka, OpenTelemetry, logging,
+shutdown, and the chart's `env`. The Deployment rolls when it changes.
+*/}}
+{{- define "common.service.configMap" -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" . | nindent 4 }}
+data:
+  HTTP_ADDR: ":8080"
+  GRPC_ADDR: ":9090"
+  {{- range .Values.grpc.calls }}
+  {{ printf "%s_GRPC_ADDR" (. | upper | replace "-" "_") }}: {{ include "common.service.grpcTarget" (dict "root" $ "chart" .) | quote }}
+  {{- end }}
+  {{- if .Values.kafka.enabled }}
+  KAFKA_BROKERS: {{ include "common.kafkaBootstrapServers" . | quote }}
+  KAFKA_ENSURE_TOPICS: {{ .Values.kafka.ensureTopics | quote }}
+  {{- end }}
+  OTEL_SERVICE_NAME: {{ .Chart.Name | quote }}
+  {{- if include "common.tracingEnabled" . }}
+  OTEL_TRACES_EXPORTER: otlp
+  OTEL_EXPORTER_OTLP_ENDPOINT: {{ include "common.otlpEndpoint" . | quote }}
+  OTEL_EXPORTER_OTLP_PROTOCOL: grpc
+  OTEL_TRACES_SAMPLER: {{ ((.Values.global).tracing).sampler | default "parentbased_traceidratio" | quote }}
+  OTEL_TRACES_SAMPLER_ARG: {{ ((.Values.global).tracing).samplerArg | default "1" | quote }}
+  {{- else }}
+  {{- /* Spans keep real ids (trace_id in logs, context propagated to the next hop) but go nowhere. */}}
+  OTEL_TRACES_EXPORTER: none
+  {{- end }}
+  OTEL_METRICS_EXPORTER: prometheus
+  LOG_LEVEL: {{ .Values.logLevel | quote }}
+  SHUTDOWN_DRAIN_DELAY: {{ .Values.shutdown.drainDelay | quote }}
+  SHUTDOWN_TIMEOUT: {{ .Values.shutdown.timeout | quote }}
+  {{- range $name, $value := .Values.env }}
+  {{ $name }}: {{ $value | toString | quote }}
+  {{- end }}
+{{- end -}}
+
 {{- define "common.service.deployment" -}}
 {{- $fullname := include "common.fullname" . -}}
 apiVersion: apps/v1
@@ -52,6 +95,7 @@ spec:
         prometheus.io/scrape: "true"
         prometheus.io/port: "8080"
         prometheus.io/path: /metrics
+        checksum/config: {{ include "common.service.configMap" . | sha256sum }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -86,6 +130,9 @@ spec:
             - name: grpc
               containerPort: 9090
               protocol: TCP
+          envFrom:
+            - configMapRef:
+                name: {{ $fullname }}
           env:
             - name: POD_NAME
               valueFrom:
@@ -95,62 +142,18 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.namespace
-            - name: HTTP_ADDR
-              value: ":8080"
-            - name: GRPC_ADDR
-              value: ":9090"
             - name: DATABASE_URL
               valueFrom:
                 secretKeyRef:
                   name: {{ include "common.service.databaseSecret" . }}
                   key: {{ .Values.database.secretKey }}
-            {{- range .Values.grpc.calls }}
-            - name: {{ printf "%s_GRPC_ADDR" (. | upper | replace "-" "_") }}
-              value: {{ include "common.service.grpcTarget" (dict "root" $ "chart" .) | quote }}
-            {{- end }}
-            {{- if .Values.kafka.enabled }}
-            - name: KAFKA_BROKERS
-              value: {{ include "common.kafkaBootstrapServers" . | quote }}
-            - name: KAFKA_ENSURE_TOPICS
-              value: {{ .Values.kafka.ensureTopics | quote }}
-            {{- end }}
-            - name: OTEL_SERVICE_NAME
-              value: {{ .Chart.Name }}
             - name: OTEL_RESOURCE_ATTRIBUTES
               value: {{ printf "service.namespace=vidstream,service.version=%s,service.instance.id=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),k8s.deployment.name=%s" (include "common.imageTag" .) $fullname | quote }}
-            {{- if include "common.tracingEnabled" . }}
-            - name: OTEL_TRACES_EXPORTER
-              value: otlp
-            - name: OTEL_EXPORTER_OTLP_ENDPOINT
-              value: {{ include "common.otlpEndpoint" . | quote }}
-            - name: OTEL_EXPORTER_OTLP_PROTOCOL
-              value: grpc
-            - name: OTEL_TRACES_SAMPLER
-              value: {{ ((.Values.global).tracing).sampler | default "parentbased_traceidratio" | quote }}
-            - name: OTEL_TRACES_SAMPLER_ARG
-              value: {{ ((.Values.global).tracing).samplerArg | default "1" | quote }}
-            {{- else }}
-            {{- /* Spans keep real ids (trace_id in logs, context propagated to the next hop) but go nowhere. */}}
-            - name: OTEL_TRACES_EXPORTER
-              value: none
-            {{- end }}
-            - name: OTEL_METRICS_EXPORTER
-              value: prometheus
-            - name: LOG_LEVEL
-              value: {{ .Values.logLevel | quote }}
-            - name: SHUTDOWN_DRAIN_DELAY
-              value: {{ .Values.shutdown.drainDelay | quote }}
-            - name: SHUTDOWN_TIMEOUT
-              value: {{ .Values.shutdown.timeout | quote }}
             {{- /* The Go runtime collects harder as the heap nears the container's memory limit, instead of being killed at it. */}}
             - name: GOMEMLIMIT
               valueFrom:
                 resourceFieldRef:
                   resource: limits.memory
-            {{- range $name, $value := .Values.env }}
-            - name: {{ $name }}
-              value: {{ $value | toString | quote }}
-            {{- end }}
           {{- /* The process is up: its gRPC health answers once migrations ran and both listeners are bound. */}}
           startupProbe:
             grpc:

@@ -42,8 +42,8 @@ func workloads(t testing.TB, r *rendered) []workload {
 		switch v := o.typed.(type) {
 		case *appsv1.Deployment:
 			replicas := ptr.Deref(v.Spec.Replicas, 1)
-			if min, ok := scaled["Deployment/"+v.Name]; ok {
-				replicas = min
+			if least, ok := scaled["Deployment/"+v.Name]; ok {
+				replicas = least
 			}
 			out = append(out, workload{o, v.Spec.Template.Spec, v.Spec.Template.Labels, replicas, true})
 		case *appsv1.StatefulSet:

@@ -24,6 +24,31 @@ nor per pod: listen addresses, peers, Kafka, OpenTelemetry, logging,
 shutdown, and the chart's `env`. The Deployment rolls when it changes.
 */}}
 {{- define "common.service.configMap" -}}
+{{- $env := dict "HTTP_ADDR" ":8080" "GRPC_ADDR" ":9090" "OTEL_SERVICE_NAME" .Chart.Name
+  "OTEL_METRICS_EXPORTER" "prometheus" "LOG_LEVEL" .Values.logLevel
+  "SHUTDOWN_DRAIN_DELAY" .Values.shutdown.drainDelay "SHUTDOWN_TIMEOUT" .Values.shutdown.timeout -}}
+{{- range .Values.grpc.calls -}}
+{{- $_ := set $env (printf "%s_GRPC_ADDR" (. | upper | replace "-" "_")) (include "common.service.grpcTarget" (dict "root" $ "chart" .)) -}}
+{{- end -}}
+{{- if .Values.kafka.enabled -}}
+{{- $_ := set $env "KAFKA_BROKERS" (include "common.kafkaBootstrapServers" .) -}}
+{{- /* The services create missing topics unless told someone else manages them. */ -}}
+{{- $_ := set $env "KAFKA_TOPICS_MANAGED" (toString (not .Values.kafka.ensureTopics)) -}}
+{{- end -}}
+{{- if include "common.tracingEnabled" . -}}
+{{- $_ := set $env "OTEL_TRACES_EXPORTER" "otlp" -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" (include "common.otlpEndpoint" .) -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_PROTOCOL" "grpc" -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER" (((.Values.global).tracing).sampler | default "parentbased_traceidratio") -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER_ARG" (((.Values.global).tracing).samplerArg | default "1") -}}
+{{- else -}}
+{{- /* Spans keep real ids (trace_id in logs, context propagated to the next hop) but go nowhere. */ -}}
+{{- $_ := set $env "OTEL_TRACES_EXPORTER" "none" -}}
+{{- end -}}
+{{- /* The chart's env comes last: it may override any of the above. */ -}}
+{{- range $name, $value := .Values.env -}}
+{{- $_ := set $env $name (toString $value) -}}
+{{- end -}}
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -32,32 +57,8 @@ metadata:
   labels:
     {{- include "common.labels" . | nindent 4 }}
 data:
-  HTTP_ADDR: ":8080"
-  GRPC_ADDR: ":9090"
-  {{- range .Values.grpc.calls }}
-  {{ printf "%s_GRPC_ADDR" (. | upper | replace "-" "_") }}: {{ include "common.service.grpcTarget" (dict "root" $ "chart" .) | quote }}
-  {{- end }}
-  {{- if .Values.kafka.enabled }}
-  KAFKA_BROKERS: {{ include "common.kafkaBootstrapServers" . | quote }}
-  KAFKA_ENSURE_TOPICS: {{ .Values.kafka.ensureTopics | quote }}
-  {{- end }}
-  OTEL_SERVICE_NAME: {{ .Chart.Name | quote }}
-  {{- if include "common.tracingEnabled" . }}
-  OTEL_TRACES_EXPORTER: otlp
-  OTEL_EXPORTER_OTLP_ENDPOINT: {{ include "common.otlpEndpoint" . | quote }}
-  OTEL_EXPORTER_OTLP_PROTOCOL: grpc
-  OTEL_TRACES_SAMPLER: {{ ((.Values.global).tracing).sampler | default "parentbased_traceidratio" | quote }}
-  OTEL_TRACES_SAMPLER_ARG: {{ ((.Values.global).tracing).samplerArg | default "1" | quote }}
-  {{- else }}
-  {{- /* Spans keep real ids (trace_id in logs, context propagated to the next hop) but go nowhere. */}}
-  OTEL_TRACES_EXPORTER: none
-  {{- end }}
-  OTEL_METRICS_EXPORTER: prometheus
-  LOG_LEVEL: {{ .Values.logLevel | quote }}
-  SHUTDOWN_DRAIN_DELAY: {{ .Values.shutdown.drainDelay | quote }}
-  SHUTDOWN_TIMEOUT: {{ .Values.shutdown.timeout | quote }}
-  {{- range $name, $value := .Values.env }}
-  {{ $name }}: {{ $value | toString | quote }}
+  {{- range $name, $value := $env }}
+  {{ $name }}: {{ $value | quote }}
   {{- end }}
 {{- end -}}
 

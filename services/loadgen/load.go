@@ -144,6 +144,11 @@ renames.`, stdout)
 		closedModel(ctx, cfg.workers, cfg.duration, fire)
 	}
 	elapsed := time.Since(start)
+	if ctx.Err() == nil {
+		// The open model's last send is scheduled just before the end:
+		// the run lasted the whole duration even if it finished early.
+		elapsed = max(elapsed, cfg.duration)
+	}
 	close(progressDone)
 	progressWG.Wait()
 
@@ -324,10 +329,16 @@ func printLoadReport(w io.Writer, r LoadReport) error {
 	}
 	fmt.Fprintf(&b, "by status  %s\n\n", strings.Join(statuses, "   "))
 
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ROUTE\tREQUESTS\tERRORS\tP50\tP90\tP99\tMAX\t")
+	// Numbers right-aligned; the routes padded to one width beforehand so
+	// that they read left-aligned all the same.
+	width := len("ROUTE")
 	for _, rt := range r.Routes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", rt.Route, rt.Requests, rt.Errors,
+		width = max(width, len(rt.Route))
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\tREQUESTS\tERRORS\tP50\tP90\tP99\tMAX\t\n", width, "ROUTE")
+	for _, rt := range r.Routes {
+		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", width, rt.Route, rt.Requests, rt.Errors,
 			ms(rt.Latency.P50), ms(rt.Latency.P90), ms(rt.Latency.P99), ms(rt.Latency.Max))
 	}
 	_ = tw.Flush()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the developer tools pinned in hack/tools/go.mod (buf, protoc-gen-go,
+# Builds the developer tools pinned in hack/tools/go.mod (buf, controller-gen, protoc-gen-go,
 # protoc-gen-go-grpc, golangci-lint, govulncheck) into hack/tools/bin/.
 #
 # Idempotent: a stamp file records a hash of go.mod and go.sum; when it matches
@@ -15,7 +15,7 @@ bin_dir="$tools_dir/bin"
 stamp="$bin_dir/.stamp"
 
 # Binary names produced by the `tool` lines of hack/tools/go.mod.
-binaries=(buf golangci-lint govulncheck protoc-gen-go protoc-gen-go-grpc)
+binaries=(buf controller-gen golangci-lint govulncheck protoc-gen-go protoc-gen-go-grpc)
 
 want_stamp() {
 	{

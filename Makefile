@@ -30,14 +30,16 @@ go-version: # the Go release the targets use
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: ## build buf, protoc-gen-go(-grpc), golangci-lint, govulncheck into hack/tools/bin
+tools: ## build buf, controller-gen, protoc-gen-go(-grpc), golangci-lint, govulncheck into hack/tools/bin
 	@hack/tools.sh
 
-gen: tools ## regenerate Go code from services/api/proto
+gen: tools ## regenerate Go code from services/api/proto, and the KafkaTopic CRD and DeepCopy code
 	cd services/api && PATH="$(TOOLS_BIN):$$PATH" $(BUF) generate
+	hack/gen-k8s.sh
 
-gen-check: tools ## fail if the generated code in services/api is stale
+gen-check: tools ## fail if generated code (protobuf, CRD, DeepCopy) is stale
 	@hack/gen-check.sh
+	@hack/gen-k8s.sh --check
 
 buf-lint: tools ## lint the protobuf contracts
 	cd services/api && $(BUF) lint

@@ -32,7 +32,8 @@ type TopicGate struct {
 }
 
 // NewTopicGate returns a gate for specs. With managed set, topics are the
-// platform's job (a Kubernetes operator, say) and the gate opens at once.
+// platform's job (in Kubernetes, the topic operator): the gate creates
+// nothing and opens once they exist.
 func NewTopicGate(brokers []string, managed bool, log *slog.Logger, specs ...TopicSpec) *TopicGate {
 	return &TopicGate{brokers: brokers, specs: specs, managed: managed, log: log, ready: make(chan struct{})}
 }
@@ -42,12 +43,13 @@ func NewTopicGate(brokers []string, managed bool, log *slog.Logger, specs ...Top
 // serving.
 func (g *TopicGate) Ensure(ctx context.Context) error {
 	defer close(g.ready)
+	attempt := func() error { return EnsureTopics(ctx, g.brokers, g.specs...) }
 	if g.managed {
-		return nil
+		attempt = func() error { return TopicsExist(ctx, g.brokers, g.specs...) }
 	}
 	schedule := gateBackoff.Schedule()
 	for {
-		err := EnsureTopics(ctx, g.brokers, g.specs...)
+		err := attempt()
 		if err == nil {
 			g.log.InfoContext(ctx, "kafka topics ready")
 			return nil

@@ -45,6 +45,41 @@ func TestEnsureTopicsCreatesTopicAndDLQIdempotently(t *testing.T) {
 	}
 }
 
+// TestManagedTopicGateWaitsWithoutCreating: where a platform owns the
+// topics, a service must not create them (with its own idea of partitions
+// and settings), only wait for them.
+func TestManagedTopicGateWaitsWithoutCreating(t *testing.T) {
+	brokers := kafkatest.Broker(t)
+	topic := kafkatest.Name(t, "managed")
+	spec := kafkabus.TopicSpec{Name: topic, Partitions: 2}
+	if err := kafkabus.TopicsExist(t.Context(), brokers, spec); err == nil {
+		t.Fatal("TopicsExist: nil before the topics were created")
+	}
+
+	gate := kafkabus.NewTopicGate(brokers, true, telemetry.Noop().Logger, spec)
+	ensured := make(chan error, 1)
+	go func() { ensured <- gate.Ensure(t.Context()) }()
+	ran := make(chan struct{})
+	go func() {
+		_ = gate.Then(func(context.Context) error { close(ran); return nil })(t.Context())
+	}()
+
+	// The gate looks (TopicsExist) but never creates: the topic is still
+	// missing however often it has looked, until someone else creates it.
+	if err := kafkabus.TopicsExist(t.Context(), brokers, spec); err == nil {
+		t.Fatal("the managed gate created the topics")
+	}
+	kafkatest.CreateTopic(t, brokers, topic, 2)
+	select {
+	case <-ran:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gate did not open within 30s of the topics existing")
+	}
+	if err := <-ensured; err != nil {
+		t.Errorf("Ensure: %v", err)
+	}
+}
+
 func TestProducerKeepsKeyOrderAndNeverCreatesTopics(t *testing.T) {
 	brokers := kafkatest.Broker(t)
 	topic := kafkatest.Name(t, "topic")

@@ -39,12 +39,8 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) er
 	if len(topics) == 0 {
 		return nil
 	}
-	// A transport of its own, fresh: kafka-go transports answer metadata
-	// requests from a cache, and a long-lived one may not know yet about
-	// topics created elsewhere.
-	transport := &kafka.Transport{ClientID: "vidstream", DialTimeout: 5 * time.Second}
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
+	client, done := adminClient(brokers)
+	defer done()
 	var configs []kafka.TopicConfig
 	var names []string
 	for _, t := range topics {
@@ -73,6 +69,30 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) er
 		return errors.Join(errs...)
 	}
 	return waitUntilWritable(ctx, client, names)
+}
+
+// TopicsExist returns nil if every topic in topics and its dead-letter
+// topic exists and every partition of them answers on its leader, without
+// creating anything: for services whose topics someone else owns.
+func TopicsExist(ctx context.Context, brokers []string, topics ...TopicSpec) error {
+	client, done := adminClient(brokers)
+	defer done()
+	var names []string
+	for _, t := range topics {
+		names = append(names, t.Name, DLQTopic(t.Name))
+	}
+	if err := partitionsServed(ctx, client, names); err != nil {
+		return fmt.Errorf("topics exist: %w", err)
+	}
+	return nil
+}
+
+// adminClient returns a client on a transport of its own, fresh: kafka-go
+// transports answer metadata requests from a cache, and a long-lived one
+// may not know yet about topics created elsewhere.
+func adminClient(brokers []string) (*kafka.Client, func()) {
+	transport := &kafka.Transport{ClientID: "vidstream", DialTimeout: 5 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}, transport.CloseIdleConnections
 }
 
 // waitUntilWritable polls until every partition of topics has a leader that

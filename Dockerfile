@@ -1,14 +1,15 @@
 # syntax=docker/dockerfile:1
 #
-# The image of one vidstream service: a static Go binary on distroless,
-# running as a non-root user.
+# The image of one vidstream service (or of the topic operator): a static Go
+# binary on distroless, running as a non-root user.
 #
 #   docker build --build-arg SERVICE=user \
 #     --build-arg VERSION=v0.1.0 --build-arg COMMIT="$(git rev-parse HEAD)" \
 #     -t vidstream/user .
 #
-# skaffold.yaml builds vidstream/user, vidstream/video and
-# vidstream/watch-history from it. The build stage runs
+# skaffold.yaml builds vidstream/user, vidstream/video,
+# vidstream/watch-history and vidstream/topic-operator (SERVICE=topic-operator)
+# from it. The build stage runs
 # hack/build-service.sh, which CI runs too (`make k8s-check`).
 
 ARG GO_IMAGE=golang:1.26

@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	operatorapp "github.com/vidstream/vidstream/services/topic-operator/app"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	videoapp "github.com/vidstream/vidstream/services/video/app"
 	historyapp "github.com/vidstream/vidstream/services/watch-history/app"
@@ -40,12 +41,14 @@ func readElsewhere(name string) bool {
 
 // TestServiceEnvIsReadByTheService catches a chart setting a variable the
 // binary does not read (a renamed setting silently falls back to its default
-// in the cluster, which no other test would notice).
+// in the cluster, which no other test would notice). The topic operator is
+// checked like the services.
 func TestServiceEnvIsReadByTheService(t *testing.T) {
 	services := map[string]map[string]bool{
-		"user":          envNames(userapp.Config{}),
-		"video":         envNames(videoapp.Config{}),
-		"watch-history": envNames(historyapp.Config{}),
+		"user":           envNames(userapp.Config{}),
+		"video":          envNames(videoapp.Config{}),
+		"watch-history":  envNames(historyapp.Config{}),
+		"topic-operator": envNames(operatorapp.Config{}),
 	}
 	for _, scenario := range scenarios {
 		r := render(t, scenario, "vidstream")
@@ -68,6 +71,12 @@ func TestServiceEnvIsReadByTheService(t *testing.T) {
 						set = append(set, e.Name)
 					}
 				}
+			}
+			if svc == "topic-operator" && !operatorOn(scenario) {
+				if len(set) > 0 {
+					t.Errorf("%s: configuration rendered for the topic operator, which is off", scenario)
+				}
+				continue
 			}
 			if len(set) == 0 {
 				t.Errorf("%s: no configuration rendered for %s", scenario, svc)

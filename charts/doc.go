@@ -4,9 +4,11 @@
 //
 // The tests render the umbrella in-process with the Helm SDK for each
 // scenario in charts/vidstream/ci (the defaults, all infrastructure
-// switched off, tracing off) and check what Kubernetes would run: every
-// container hardened and sized, the NetworkPolicies allowing exactly the
-// flows of the design, the memory budget, no secret in any values.yaml. With
+// switched off, tracing off, the topic operator off) and check what
+// Kubernetes would run: every container hardened and sized, the
+// NetworkPolicies allowing exactly the flows of the design, the KafkaTopics
+// and the services' waits for them, the memory budget, no secret in any
+// values.yaml. With
 // KUBEBUILDER_ASSETS pointing at a kube-apiserver and etcd (hack/k8s-tools.sh
 // builds them), every rendered object is also created on a real API server,
 // which validates it strictly and runs admission, Pod Security included.

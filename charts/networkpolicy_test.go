@@ -2,6 +2,7 @@ package charts_test
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,7 +19,17 @@ type endpoint struct {
 	labels    map[string]string
 	// ports are the pod's named container ports, for policies that name them.
 	ports []corev1.ContainerPort
+	// ip is the address of an endpoint that ipBlock peers can name (the
+	// API server, the internet); the release's pods have none in the model.
+	ip string
 }
+
+// Addresses of the endpoints outside the pod network: the API server (a
+// kind control-plane node) and somewhere on the internet.
+const (
+	apiServerIP = "172.18.0.2"
+	internetIP  = "203.0.113.7"
+)
 
 // cluster models the namespaces and pods a connection can involve.
 type cluster struct {
@@ -28,8 +39,10 @@ type cluster struct {
 }
 
 // newCluster places the release's pods (named by app.kubernetes.io/name:
-// user, kafka, kafka-topics, user-test, ...) in ns, next to a client in
-// another namespace, kube-dns, and the given external pods.
+// user, kafka, topic-operator, user-test, ...) in ns, next to a client in
+// another namespace, kube-dns, the Kubernetes API server (an address, not a
+// pod: on the control-plane's host network), the internet, and the given
+// external pods.
 func newCluster(t *testing.T, r *rendered, ns string, external ...endpoint) *cluster {
 	t.Helper()
 	c := &cluster{namespaces: map[string]map[string]string{}, pods: map[string]endpoint{}}
@@ -49,7 +62,9 @@ func newCluster(t *testing.T, r *rendered, ns string, external ...endpoint) *clu
 	}
 	c.pods["client"] = endpoint{name: "client", namespace: "clients", labels: map[string]string{"app": "browser"}}
 	c.pods["kube-dns"] = endpoint{name: "kube-dns", namespace: "kube-system", labels: map[string]string{"k8s-app": "kube-dns"}}
-	c.pods["internet"] = endpoint{name: "internet", namespace: "elsewhere", labels: map[string]string{"app": "anything"}}
+	c.pods["internet"] = endpoint{name: "internet", namespace: "elsewhere", labels: map[string]string{"app": "anything"}, ip: internetIP}
+	c.namespaces["host"] = map[string]string{}
+	c.pods["kube-apiserver"] = endpoint{name: "kube-apiserver", namespace: "host", ip: apiServerIP}
 	for _, e := range external {
 		if _, ok := c.namespaces[e.namespace]; !ok {
 			c.namespaces[e.namespace] = map[string]string{"kubernetes.io/metadata.name": e.namespace}
@@ -125,7 +140,11 @@ func (c *cluster) peersMatch(policyNS string, peers []networkingv1.NetworkPolicy
 	for _, peer := range peers {
 		switch {
 		case peer.IPBlock != nil:
-			// The model has no addresses: an ipBlock matches no pod.
+			// Only endpoints with an address: pod addresses are not
+			// modelled (ipBlocks are for traffic leaving the pod network).
+			if e.ip != "" && inBlock(peer.IPBlock, e.ip) {
+				return true
+			}
 		case peer.NamespaceSelector != nil:
 			if selects(*peer.NamespaceSelector, c.namespaces[e.namespace]) &&
 				(peer.PodSelector == nil || selects(*peer.PodSelector, e.labels)) {
@@ -175,6 +194,19 @@ func portsMatch(ports []networkingv1.NetworkPolicyPort, target endpoint, proto c
 	return false
 }
 
+func inBlock(b *networkingv1.IPBlock, ip string) bool {
+	addr := netip.MustParseAddr(ip)
+	if !netip.MustParsePrefix(b.CIDR).Contains(addr) {
+		return false
+	}
+	for _, ex := range b.Except {
+		if netip.MustParsePrefix(ex).Contains(addr) {
+			return false
+		}
+	}
+	return true
+}
+
 func selects(sel metav1.LabelSelector, l map[string]string) bool {
 	s, err := metav1.LabelSelectorAsSelector(&sel)
 	if err != nil {
@@ -215,8 +247,10 @@ func checkFlows(t *testing.T, c *cluster, flows []flow) {
 
 // TestNetworkPoliciesAllowExactlyTheDesignedFlows: the flows of DESIGN §1
 // (client -> REST; watch-history -> user, video and video -> user over gRPC;
-// services -> Kafka, PostgreSQL, collector; collector -> Jaeger; DNS) pass,
-// and nothing else does.
+// services -> Kafka, PostgreSQL, collector; collector -> Jaeger; DNS), and
+// the topic operator's (-> Kafka, the collector, the API server; metrics
+// scrapes), pass, and nothing else does. The services reach the API server
+// too, for their wait-for-topics init containers.
 func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
 	r := render(t, "default", "vidstream")
 	c := newCluster(t, r, "vidstream")
@@ -233,7 +267,12 @@ func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
 			flow{s, "jaeger", 16686, "", false, "services do not query traces"},
 			flow{s, "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
 			flow{s, "kube-dns", 53, corev1.ProtocolTCP, true, "DNS"},
-			flow{s, "internet", 443, "", false, "no egress beyond the design"},
+			flow{s, "internet", 80, "", false, "no egress beyond the design"},
+			flow{s, "internet", 9092, "", false, "no egress beyond the design"},
+			flow{s, "kube-apiserver", 443, "", true, "wait-for-topics reads KafkaTopics (the kubernetes Service)"},
+			flow{s, "kube-apiserver", 6443, "", true, "wait-for-topics reads KafkaTopics (the API server's port)"},
+			flow{s, "kube-apiserver", 10250, "", false, "only the API server's ports"},
+			flow{s, "topic-operator", 8080, "", false, "services scrape nothing"},
 			flow{s, "postgresql", 5433, "", false, "only PostgreSQL's port"},
 			flow{s + "-test", s, 8080, "", true, "helm test reads /readyz"},
 		)
@@ -247,9 +286,25 @@ func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
 		flow{"user", "watch-history", 9090, "", false, "user calls nobody"},
 		flow{"video", "watch-history", 9090, "", false, "nobody calls watch-history"},
 		flow{"watch-history", "user", 8080, "", false, "services call each other over gRPC only"},
+		// The topic operator.
+		flow{"topic-operator", "kafka", 9092, "", true, "the admin API: topics"},
+		flow{"topic-operator", "kube-apiserver", 443, "", true, "KafkaTopics, Lease, Events (the kubernetes Service)"},
+		flow{"topic-operator", "kube-apiserver", 6443, "", true, "KafkaTopics, Lease, Events (the API server's port)"},
+		flow{"topic-operator", "otel-collector", 4317, "", true, "traces"},
+		flow{"topic-operator", "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
+		flow{"topic-operator", "postgresql", 5432, "", false, "the operator needs no database"},
+		flow{"topic-operator", "user", 8080, "", false, "the operator calls no service"},
+		flow{"topic-operator", "jaeger", 4317, "", false, "traces go through the collector"},
+		flow{"topic-operator", "internet", 9092, "", false, "only the release's Kafka"},
+		flow{"client", "topic-operator", 8080, "", true, "Prometheus scrapes /metrics"},
+		flow{"client", "topic-operator", 8081, "", false, "health is for the kubelet"},
+		flow{"client", "topic-operator", 9443, "", false, "no webhook"},
+		flow{"kafka", "topic-operator", 8080, "", false, "Kafka connects to nobody"},
+		flow{"topic-operator", "kafka", 9093, "", false, "only the broker's client port"},
+		flow{"kafka", "kube-apiserver", 443, "", false, "only the operator and the services' waits reach the API server"},
+		flow{"postgresql", "kube-apiserver", 443, "", false, "only the operator and the services' waits reach the API server"},
+		flow{"otel-collector", "kube-apiserver", 443, "", false, "only the operator and the services' waits reach the API server"},
 		// Infrastructure.
-		flow{"kafka-topics", "kafka", 9092, "", true, "the topics Job"},
-		flow{"kafka-topics", "postgresql", 5432, "", false, "the Job needs only Kafka"},
 		flow{"otel-collector", "jaeger", 4317, "", true, "traces to the backend"},
 		flow{"otel-collector", "kafka", 9092, "", false, "the collector needs only Jaeger"},
 		flow{"kafka", "postgresql", 5432, "", false, "infrastructure does not talk across"},
@@ -309,8 +364,56 @@ func TestNetworkPoliciesReachExternalInfrastructure(t *testing.T) {
 		)
 	}
 	flows = append(flows,
-		flow{"kafka-topics", "ext-kafka", 9092, "", true, "topics on the existing Kafka"},
+		flow{"topic-operator", "ext-kafka", 9092, "", true, "topics on the existing Kafka"},
+		flow{"topic-operator", "ext-kafka", 9093, "", false, "only the bootstrap servers' port"},
+		flow{"topic-operator", "ext-otel", 4317, "", true, "the existing OTLP endpoint"},
+		flow{"topic-operator", "ext-postgres", 5432, "", false, "the operator needs no database"},
+		flow{"topic-operator", "kube-apiserver", 443, "", true, "the API server"},
 		flow{"watch-history", "user", 9090, "", true, "token checks"},
 	)
 	checkFlows(t, c, flows)
+}
+
+// TestNetworkPoliciesReachTheAPIServer: the topic operator reaches the API
+// server; the services do only while their wait-for-topics init containers
+// run (the operator on, the wait on); global.networkPolicy.apiServerTo
+// narrows both to the API server's addresses.
+func TestNetworkPoliciesReachTheAPIServer(t *testing.T) {
+	cases := []struct {
+		name       string
+		scenario   string
+		values     string
+		operator   bool // the operator reaches the API server
+		services   bool // the services do
+		narrowedTo bool // and nothing else on 443
+	}{
+		{"defaults", "default", "", true, true, false},
+		{"narrowed", "default", "global: {networkPolicy: {apiServerTo: [{ipBlock: {cidr: " + apiServerIP + "/32}}]}}", true, true, true},
+		{"wait off", "default", "global: {topicOperator: {waitForTopics: {enabled: false}}}", true, false, false},
+		{"operator off", "topic-operator-off", "", false, false, false},
+		{"infra off, narrowed", "infra-off", "global: {networkPolicy: {apiServerTo: [{ipBlock: {cidr: 172.18.0.0/24, except: [172.18.0.99/32]}}]}}", true, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := renderWith(t, tc.scenario, tc.values)
+			c := newCluster(t, r, "vidstream")
+			var flows []flow
+			if tc.operator {
+				for _, port := range []int32{443, 6443} {
+					flows = append(flows, flow{"topic-operator", "kube-apiserver", port, "", true, "the operator's API"})
+				}
+				flows = append(flows, flow{"topic-operator", "internet", 443, "", !tc.narrowedTo, "apiServerTo, when set, is the only peer"})
+			} else if _, ok := c.pods["topic-operator"]; ok {
+				t.Error("the topic operator is rendered")
+			}
+			for _, s := range []string{"user", "video", "watch-history"} {
+				flows = append(flows,
+					flow{s, "kube-apiserver", 443, "", tc.services, "wait-for-topics, only while the wait is on"},
+					flow{s, "kube-apiserver", 6443, "", tc.services, "wait-for-topics, only while the wait is on"},
+					flow{s, "internet", 443, "", tc.services && !tc.narrowedTo, "apiServerTo, when set, is the only peer"},
+				)
+			}
+			checkFlows(t, c, flows)
+		})
+	}
 }

@@ -13,11 +13,15 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/kubernetes/scheme"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
+
+	messagingv1alpha1 "github.com/vidstream/vidstream/services/topic-operator/api/v1alpha1"
 )
 
 const (
@@ -29,7 +33,10 @@ const (
 )
 
 // scenarios are the values files in charts/vidstream/ci, by name.
-var scenarios = []string{"default", "infra-off", "tracing-off"}
+var scenarios = []string{"default", "infra-off", "tracing-off", "topic-operator-off"}
+
+// operatorOn reports whether a scenario runs the topic operator.
+func operatorOn(scenario string) bool { return scenario != "topic-operator-off" }
 
 // object is one rendered Kubernetes object, decoded both ways.
 type object struct {
@@ -130,9 +137,35 @@ func renderValues(t testing.TB, vals map[string]any, namespace string) (*rendere
 	return r, nil
 }
 
+// scheme knows the kinds the charts render: Kubernetes', the
+// CustomResourceDefinition of the topic operator's chart, and its KafkaTopic.
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	utilruntime.Must(messagingv1alpha1.AddToScheme(s))
+	return s
+}()
+
+// renderWith renders a scenario with more values (YAML) on top, uncached.
+func renderWith(t testing.TB, scenario, values string) *rendered {
+	t.Helper()
+	var extra map[string]any
+	if err := yaml.Unmarshal([]byte(values), &extra); err != nil {
+		t.Fatal(err)
+	}
+	vals := chartutil.CoalesceTables(extra, scenarioValues(t, scenario))
+	r, err := renderValues(t, vals, "vidstream")
+	if err != nil {
+		t.Fatalf("render scenario %s with %s: %v", scenario, values, err)
+	}
+	r.scenario = scenario
+	return r
+}
+
 // strictCodec decodes into the typed API objects and fails on unknown or
 // duplicate fields, as the API server's strict field validation does.
-var strictCodec = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+var strictCodec = serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
 
 func (r *rendered) add(manifest, hook string) error {
 	for _, doc := range releaseutil.SplitManifests(manifest) {
@@ -186,7 +219,13 @@ func TestScenariosRender(t *testing.T) {
 			kinds := map[string]int{}
 			for _, o := range r.objects {
 				kinds[o.u.GetKind()]++
-				if ns := o.u.GetNamespace(); ns != "vidstream" {
+				// The only cluster-scoped objects: CRDs (crds/ folders).
+				// Everything else, RBAC included, stays in the namespace.
+				if o.u.GetKind() == "CustomResourceDefinition" {
+					if ns := o.u.GetNamespace(); ns != "" {
+						t.Errorf("%s: namespace %q on a cluster-scoped object", o, ns)
+					}
+				} else if ns := o.u.GetNamespace(); ns != "vidstream" {
 					t.Errorf("%s: namespace %q, want the release's", o, ns)
 				}
 			}
@@ -201,13 +240,22 @@ func TestScenariosRender(t *testing.T) {
 				"otel-collector": "Deployment", "jaeger": "Deployment",
 			}
 			for name, kind := range infra {
-				want := s == "default" || (s == "tracing-off" && kind == "StatefulSet")
+				want := s == "default" || s == "topic-operator-off" || (s == "tracing-off" && kind == "StatefulSet")
 				if got := r.find(kind, releaseName+"-"+name) != nil; got != want {
 					t.Errorf("%s %s rendered: %v, want %v", kind, name, got, want)
 				}
 			}
+			if got := r.find("Deployment", releaseName+"-topic-operator") != nil; got != operatorOn(s) {
+				t.Errorf("topic operator rendered: %v, want %v", got, operatorOn(s))
+			}
+			if got, want := len(r.ofKind("CustomResourceDefinition")), map[bool]int{true: 1, false: 0}[operatorOn(s)]; got != want {
+				t.Errorf("%d CustomResourceDefinitions, want %d (the KafkaTopic CRD, with the operator)", got, want)
+			}
 			if !strings.Contains(r.notes, "port-forward") {
 				t.Errorf("NOTES.txt does not tell how to reach the APIs:\n%s", r.notes)
+			}
+			if got := strings.Contains(r.notes, "get kafkatopics"); got != operatorOn(s) {
+				t.Errorf("NOTES.txt mentions kafkatopics: %v, want %v:\n%s", got, operatorOn(s), r.notes)
 			}
 		})
 	}
@@ -229,6 +277,14 @@ func TestValidationRefusesBrokenCombinations(t *testing.T) {
 		{"schema: unknown key", "user: {replicas: 2}", "replicas"},
 		{"schema: memory limit removed", "video: {resources: {limits: {memory: null}}}", "memory"},
 		{"schema: bad log level", "watch-history: {logLevel: loud}", "logLevel"},
+		{"operator off, services not told", "topic-operator: {enabled: false}", "global.topicOperator.enabled"},
+		{"services told, operator on", "global: {topicOperator: {enabled: false}}", "global.topicOperator.enabled"},
+		{"kafka off, operator needs an address", "{kafka: {enabled: false}, user: {enabled: false}, video: {enabled: false}, watch-history: {enabled: false}}", "global.kafka.bootstrapServers"},
+		{"wait for an undeclared topic", "topics: {deadLetter: false}", "video.kafka.topics names vidstream.watch.v1.dlq"},
+		{"schema: topic name not a resource name", "topics: {names: [Vidstream_Users]}", "names"},
+		{"schema: unknown deletion policy", "topics: {deletionPolicy: Orphan}", "deletionPolicy"},
+		{"schema: the topics Job is gone", "topics: {create: true}", "create"},
+		{"schema: bad wait timeout", "global: {topicOperator: {waitForTopics: {timeout: soon}}}", "timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

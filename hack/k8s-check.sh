@@ -4,14 +4,15 @@
 #   helm-lint   `helm lint --strict` of every chart, and of the umbrella
 #               with each scenario of charts/vidstream/ci
 #   render      `helm template` of each scenario (defaults, all
-#               infrastructure off, tracing off)
+#               infrastructure off, tracing off, topic operator off)
 #   go-test     the chart tests (charts/): hardening of every container,
 #               NetworkPolicy flows, memory budget, no secrets in values,
 #               and every rendered object created on a real kube-apiserver
 #               (envtest, KUBEBUILDER_ASSETS), the Jaeger configuration
 #               validated by Jaeger itself
-#   images      each service built by hack/build-service.sh, as the
-#               Dockerfile builds it, and checked static with version info
+#   images      each service and the topic operator built by
+#               hack/build-service.sh, as the Dockerfile builds them, and
+#               checked static with version info
 #   skaffold    `skaffold diagnose` and `skaffold render --offline` (both
 #               profiles)
 #   kind        k8s/kind/cluster.yaml decoded with kind's own types
@@ -40,7 +41,7 @@ export HELM_CACHE_HOME="$scratch/helm/cache" HELM_CONFIG_HOME="$scratch/helm/con
 export SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_DISABLE_MONITORING=true
 
 umbrella=charts/vidstream
-scenarios=(default infra-off tracing-off)
+scenarios=(default infra-off tracing-off topic-operator-off)
 failed=()
 summary=()
 
@@ -100,7 +101,7 @@ images() {
 		echo "the Dockerfile's build stage no longer runs hack/build-service.sh"
 		rc=1
 	}
-	for svc in user video watch-history; do
+	for svc in user video watch-history topic-operator; do
 		out="$scratch/images/$svc"
 		VERSION="$version" COMMIT="$commit" hack/build-service.sh "$svc" "$out" || {
 			rc=1
@@ -129,7 +130,7 @@ skaffold_checks() {
 	skaffold diagnose --yaml-only -p registry >/dev/null || rc=1
 	# --tag: the tagger needs no git state; --digest-source=tag: no registry.
 	if skaffold render --offline --digest-source=tag --tag=check >"$out" 2>"$scratch/skaffold.err"; then
-		for svc in user video watch-history; do
+		for svc in user video watch-history topic-operator; do
 			grep -q "image: \"\\?vidstream/$svc:check\"\\?" "$out" || {
 				echo "skaffold render did not set vidstream/$svc:check"
 				rc=1

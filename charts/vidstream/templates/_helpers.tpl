@@ -13,8 +13,23 @@ cannot work, naming the value to set.
 {{- if and .Values.kafka.enabled $g.kafka.bootstrapServers -}}
 {{- fail "global.kafka.bootstrapServers names an existing Kafka: set kafka.enabled=false too (or clear it to use the release's)" -}}
 {{- end -}}
-{{- if and (not .Values.kafka.enabled) (not $g.kafka.bootstrapServers) (or $kafkaUsers .Values.topics.create) -}}
+{{- $operator := (index .Values "topic-operator").enabled -}}
+{{- if and (not .Values.kafka.enabled) (not $g.kafka.bootstrapServers) (or $kafkaUsers $operator) -}}
 {{- fail "kafka.enabled=false: set global.kafka.bootstrapServers to the existing Kafka (host:port,...)" -}}
+{{- end -}}
+{{- if ne $operator $g.topicOperator.enabled -}}
+{{- fail (printf "topic-operator.enabled=%v but global.topicOperator.enabled=%v: set both (the services read the global one, to leave their topics to the operator or create them themselves)" $operator $g.topicOperator.enabled) -}}
+{{- end -}}
+{{- if $operator -}}
+{{- $declared := include "vidstream.topicNames" . | fromJsonArray -}}
+{{- range $kafkaUsers -}}
+{{- $svc := . -}}
+{{- range (index $.Values $svc).kafka.topics -}}
+{{- if not (has . $declared) -}}
+{{- fail (printf "%s.kafka.topics names %s, which the release does not declare (topics.names, topics.deadLetter): the topic operator would never create it and %s would wait for it forever" $svc . $svc) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if not .Values.postgresql.enabled -}}
 {{- range $services -}}
@@ -38,7 +53,24 @@ cannot work, naming the value to set.
 {{- end -}}
 {{- end -}}
 
-{{/* vidstream.kafkaBootstrapServers: the Kafka the release's clients use. */}}
-{{- define "vidstream.kafkaBootstrapServers" -}}
-{{- include "common.kafkaBootstrapServers" . -}}
+{{/* vidstream.topicNames: the topics the release declares (topics.names, and their .dlq with topics.deadLetter), as JSON. */}}
+{{- define "vidstream.topicNames" -}}
+{{- $topics := list -}}
+{{- range .Values.topics.names -}}
+{{- $topics = append $topics . -}}
+{{- if $.Values.topics.deadLetter }}{{ $topics = append $topics (printf "%s.dlq" .) }}{{ end -}}
+{{- end -}}
+{{- $topics | toJson -}}
+{{- end -}}
+
+{{/* vidstream.topicWaiters: the services that wait for their KafkaTopics (common.service.waitsForTopics), as JSON. */}}
+{{- define "vidstream.topicWaiters" -}}
+{{- $waiters := list -}}
+{{- range list "user" "video" "watch-history" -}}
+{{- $v := index $.Values . -}}
+{{- if and $v.enabled (include "common.service.waitsForTopics" (dict "global" $.Values.global "values" $v)) -}}
+{{- $waiters = append $waiters . -}}
+{{- end -}}
+{{- end -}}
+{{- $waiters | toJson -}}
 {{- end -}}

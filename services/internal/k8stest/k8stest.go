@@ -11,6 +11,7 @@ package k8stest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -69,8 +70,9 @@ func Start(tb testing.TB, opts Options) *rest.Config {
 
 // shared is the API server Main started for the package's tests.
 var shared struct {
-	cfg *rest.Config
-	err error
+	cfg        *rest.Config
+	kubeconfig []byte
+	err        error
 }
 
 // Main runs a package's tests with one API server they share (starting one
@@ -83,6 +85,7 @@ func Main(m *testing.M, opts Options) int {
 	}
 	env := opts.environment()
 	shared.cfg, shared.err = env.Start()
+	shared.kubeconfig = env.KubeConfig
 	code := m.Run()
 	if shared.err == nil {
 		if err := env.Stop(); err != nil {
@@ -104,4 +107,17 @@ func Shared(tb testing.TB) *rest.Config {
 		tb.Fatal("k8stest: no shared API server: call k8stest.Main from TestMain")
 	}
 	return rest.CopyConfig(shared.cfg)
+}
+
+// SharedKubeconfig writes a kubeconfig file for the API server Main
+// started, for code that finds its cluster the way kubectl does
+// (KUBECONFIG), and returns its path.
+func SharedKubeconfig(tb testing.TB) string {
+	tb.Helper()
+	Shared(tb)
+	path := filepath.Join(tb.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, shared.kubeconfig, 0o600); err != nil {
+		tb.Fatalf("k8stest: write kubeconfig: %v", err)
+	}
+	return path
 }

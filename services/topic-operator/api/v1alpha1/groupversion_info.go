@@ -7,8 +7,8 @@
 package v1alpha1
 
 import (
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -16,7 +16,9 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "messaging.vidstream.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the package's types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	// apimachinery's, not controller-runtime's: an API package should
+	// be importable with no more than apimachinery.
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the package's types to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // DeletionPolicy says what happens to the Kafka topic when its KafkaTopic is
@@ -136,7 +137,7 @@ func (t *KafkaTopic) TopicName() string {
 	if t.Spec.TopicName != "" {
 		return t.Spec.TopicName
 	}
-	return t.ObjectMeta.Name
+	return t.Name
 }
 
 // KafkaTopicList is a list of KafkaTopic.
@@ -148,6 +149,8 @@ type KafkaTopicList struct {
 	Items           []KafkaTopic `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&KafkaTopic{}, &KafkaTopicList{})
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &KafkaTopic{}, &KafkaTopicList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
 }

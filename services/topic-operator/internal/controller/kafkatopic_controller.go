@@ -297,7 +297,7 @@ func (r *KafkaTopicReconciler) setStatus(kt *messagingv1alpha1.KafkaTopic, obs o
 	kt.Status.ObservedGeneration = kt.Generation
 	kt.Status.TopicName = kt.TopicName()
 	if obs.partitions > 0 {
-		kt.Status.Partitions = int32(obs.partitions) //nolint:gosec // a partition count
+		kt.Status.Partitions = int32(obs.partitions)
 	}
 	cond := metav1.Condition{
 		Type:               messagingv1alpha1.ConditionReady,

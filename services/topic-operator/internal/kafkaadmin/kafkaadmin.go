@@ -62,29 +62,32 @@ func (c *Client) kafkaClient() (*kafka.Client, func()) {
 	return &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: c.timeout, Transport: transport}, transport.CloseIdleConnections
 }
 
-// span starts a CLIENT span named after the Kafka request, and returns a
-// function that ends it, recording err.
-func (c *Client) span(ctx context.Context, op, topic string) (context.Context, func(*error)) {
-	ctx, span := c.tracer.Start(ctx, op+" "+topic,
+// span starts a CLIENT span named after the Kafka request; the caller
+// ends it with end.
+func (c *Client) span(ctx context.Context, op, topic string) (context.Context, trace.Span) {
+	return c.tracer.Start(ctx, op+" "+topic, //nolint:spancheck // every caller defers end(span, err)
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationName(op),
 			semconv.MessagingDestinationName(topic),
 		))
-	return ctx, func(errp *error) {
-		if err := *errp; err != nil && !errors.Is(err, ErrTopicNotFound) {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
+}
+
+// end ends span, recording err unless it is an answer rather than a
+// failure (a topic that does not exist).
+func end(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, ErrTopicNotFound) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 	}
+	span.End()
 }
 
 // Describe returns the topic named name, or ErrTopicNotFound.
 func (c *Client) Describe(ctx context.Context, name string) (t Topic, err error) {
-	ctx, end := c.span(ctx, "describe_topic", name)
-	defer end(&err)
+	ctx, span := c.span(ctx, "describe_topic", name)
+	defer func() { end(span, err) }()
 	client, done := c.kafkaClient()
 	defer done()
 
@@ -139,8 +142,8 @@ const configSourceDynamicTopic = 1
 
 // Create creates the topic with its settings.
 func (c *Client) Create(ctx context.Context, name string, partitions, replicationFactor int, config map[string]string) (err error) {
-	ctx, end := c.span(ctx, "create_topics", name)
-	defer end(&err)
+	ctx, span := c.span(ctx, "create_topics", name)
+	defer func() { end(span, err) }()
 	client, done := c.kafkaClient()
 	defer done()
 
@@ -165,13 +168,13 @@ func (c *Client) Create(ctx context.Context, name string, partitions, replicatio
 
 // GrowPartitions raises the topic's partition count to total.
 func (c *Client) GrowPartitions(ctx context.Context, name string, total int) (err error) {
-	ctx, end := c.span(ctx, "create_partitions", name)
-	defer end(&err)
+	ctx, span := c.span(ctx, "create_partitions", name)
+	defer func() { end(span, err) }()
 	client, done := c.kafkaClient()
 	defer done()
 
 	res, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{
-		Topics: []kafka.TopicPartitionsConfig{{Name: name, Count: int32(total)}}, //nolint:gosec // bounded by the CRD schema
+		Topics: []kafka.TopicPartitionsConfig{{Name: name, Count: int32(total)}},
 	})
 	if err != nil {
 		return fmt.Errorf("grow %s to %d partitions: %w", name, total, err)
@@ -187,8 +190,8 @@ func (c *Client) GrowPartitions(ctx context.Context, name string, total int) (er
 // AlterConfig sets the settings in set and resets those in reset to the
 // broker's defaults, in one request.
 func (c *Client) AlterConfig(ctx context.Context, name string, set map[string]string, reset []string) (err error) {
-	ctx, end := c.span(ctx, "incremental_alter_configs", name)
-	defer end(&err)
+	ctx, span := c.span(ctx, "incremental_alter_configs", name)
+	defer func() { end(span, err) }()
 	client, done := c.kafkaClient()
 	defer done()
 
@@ -217,8 +220,8 @@ func (c *Client) AlterConfig(ctx context.Context, name string, set map[string]st
 
 // Delete deletes the topic; a topic that does not exist is not an error.
 func (c *Client) Delete(ctx context.Context, name string) (err error) {
-	ctx, end := c.span(ctx, "delete_topics", name)
-	defer end(&err)
+	ctx, span := c.span(ctx, "delete_topics", name)
+	defer func() { end(span, err) }()
 	client, done := c.kafkaClient()
 	defer done()
 

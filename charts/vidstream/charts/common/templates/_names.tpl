@@ -42,13 +42,13 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
 {{/*
-common.labelsOf (dict "root" $ "name" "kafka-topics" ["component" "topics"]):
+common.labelsOf (dict "root" $ "name" "user-test" ["component" "test"]):
 the recommended labels for objects of a chart that are not its main
 workload. The component defaults to the chart's role.
 */}}
 {{- define "common.labelsOf" -}}
 {{- $root := .root -}}
-{{- $roles := dict "kafka" "broker" "postgresql" "database" "otel-collector" "collector" "jaeger" "tracing" -}}
+{{- $roles := dict "kafka" "broker" "postgresql" "database" "otel-collector" "collector" "jaeger" "tracing" "topic-operator" "operator" -}}
 helm.sh/chart: {{ include "common.chart" $root }}
 {{ include "common.selectorLabelsOf" (dict "root" $root "chart" .name) }}
 app.kubernetes.io/version: {{ include "common.imageTag" $root | trunc 63 | trimSuffix "-" | quote }}

@@ -66,3 +66,50 @@ ports:
 {{- $p := regexFind ":[0-9]+$" $u.host | trimPrefix ":" -}}
 {{- if $p }}{{ $p }}{{ else if eq $u.scheme "https" }}443{{ else }}80{{ end -}}
 {{- end -}}
+
+{{/*
+common.apiServerEgress: an egress rule to the
+Kubernetes API server, for the topic operator and the services'
+wait-for-topics init containers. The API server is not a pod of the
+cluster network that a pod or namespace selector could name (it runs on the
+control-plane hosts, or outside the cluster altogether), so the rule allows
+ports 443 (the kubernetes Service) and 6443 (the API server itself: most
+CNIs apply policies after the Service address is translated) to the peers
+global.networkPolicy.apiServerTo lists, typically an ipBlock of the API
+server's addresses; any address when it is empty.
+*/}}
+{{- define "common.apiServerEgress" -}}
+{{- $np := (.Values.global | default dict).networkPolicy | default dict -}}
+- ports:
+    {{- include "common.tcpPortItems" (list 443 6443) | nindent 4 }}
+  {{- with $np.apiServerTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* common.kafkaEgress: the egress rule to the Kafka the release uses (its broker, or the bootstrap servers' ports). */}}
+{{- define "common.kafkaEgress" -}}
+{{- if include "common.kafkaExternal" . }}
+- ports:
+    {{- include "common.tcpPortItems" (include "common.portsOfHostPorts" (include "common.kafkaBootstrapServers" .) | fromJsonArray) | nindent 4 }}
+  {{- include "common.externalPeers" (dict "root" . "indent" 2) }}
+{{- else }}
+- to:
+    {{- include "common.peer" (dict "root" . "chart" "kafka") | nindent 4 }}
+  {{- include "common.tcpPorts" (list 9092) | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* common.otlpEgress: the egress rule to the OTLP/gRPC endpoint traces go to (the collector, or the endpoint's port). */}}
+{{- define "common.otlpEgress" -}}
+{{- if include "common.otlpExternal" . }}
+- ports:
+    {{- include "common.tcpPortItems" (list (include "common.portOfURL" (include "common.otlpEndpoint" .))) | nindent 4 }}
+  {{- include "common.externalPeers" (dict "root" . "indent" 2) }}
+{{- else }}
+- to:
+    {{- include "common.peer" (dict "root" . "chart" "otel-collector") | nindent 4 }}
+  {{- include "common.tcpPorts" (list 4317) | nindent 2 }}
+{{- end }}
+{{- end -}}

@@ -38,13 +38,25 @@ seccompProfile:
 {{- end -}}
 
 {{/*
-common.podSpecCommon: what every pod spec of the release starts with. No pod
-talks to the Kubernetes API, so none gets a service account token, and
+common.podSpecCommon: what every pod spec of the release starts with. Only
+the topic operator talks to the Kubernetes API with its pod's identity, so
+no other pod gets a service account token (the services' wait-for-topics
+init containers mount one of their own, see common.service.deployment), and
 service links (one set of environment variables per Service of the
 namespace) are off.
 */}}
 {{- define "common.podSpecCommon" -}}
-automountServiceAccountToken: false
+{{- include "common.podSpecCommonOf" (dict "root" . "automountToken" false) }}
+{{- end -}}
+
+{{/*
+common.podSpecCommonOf (dict "root" $ "automountToken" true): common.podSpecCommon
+for the one pod that needs its service account token (the topic operator).
+*/}}
+{{- define "common.podSpecCommonOf" -}}
+{{- $root := .root -}}
+automountServiceAccountToken: {{ .automountToken }}
+{{- with $root }}
 enableServiceLinks: false
 {{- include "common.imagePullSecrets" . }}
 securityContext:
@@ -66,20 +78,26 @@ tolerations:
 {{- end }}
 {{- with .Values.topologySpreadConstraints }}
 topologySpreadConstraints:
-  {{- tpl (toYaml .) $ | nindent 2 }}
+  {{- tpl (toYaml .) $root | nindent 2 }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
 {{/* common.serviceAccount: a ServiceAccount of the chart's own, without an API token. */}}
 {{- define "common.serviceAccount" -}}
+{{- include "common.serviceAccountOf" (dict "root" . "automountToken" false) }}
+{{- end -}}
+
+{{/* common.serviceAccountOf (dict "root" $ "automountToken" true): common.serviceAccount, for the topic operator. */}}
+{{- define "common.serviceAccountOf" -}}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ include "common.fullname" . }}
-  namespace: {{ .Release.Namespace }}
+  name: {{ include "common.fullname" .root }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
-    {{- include "common.labels" . | nindent 4 }}
-automountServiceAccountToken: false
+    {{- include "common.labels" .root | nindent 4 }}
+automountServiceAccountToken: {{ .automountToken }}
 {{- end -}}
 
 {{/* common.pdb: a PodDisruptionBudget for the chart's pods, from .Values.podDisruptionBudget. */}}

@@ -32,8 +32,8 @@ shutdown, and the chart's `env`. The Deployment rolls when it changes.
 {{- end -}}
 {{- if .Values.kafka.enabled -}}
 {{- $_ := set $env "KAFKA_BROKERS" (include "common.kafkaBootstrapServers" .) -}}
-{{- /* The services create missing topics unless told someone else manages them. */ -}}
-{{- $_ := set $env "KAFKA_TOPICS_MANAGED" (toString (not .Values.kafka.ensureTopics)) -}}
+{{- /* The services create missing topics themselves unless the topic operator manages them. */ -}}
+{{- $_ := set $env "KAFKA_TOPICS_MANAGED" (toString (eq (include "common.topicOperator.enabled" .) "true")) -}}
 {{- end -}}
 {{- if include "common.tracingEnabled" . -}}
 {{- $_ := set $env "OTEL_TRACES_EXPORTER" "otlp" -}}
@@ -104,10 +104,14 @@ spec:
       serviceAccountName: {{ $fullname }}
       {{- include "common.podSpecCommon" . | nindent 6 }}
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
-      {{- if and .Values.database.wait.enabled (not .Values.database.existingSecret) }}
+      {{- $waitDatabase := and .Values.database.wait.enabled (not .Values.database.existingSecret) }}
+      {{- $waitTopics := include "common.service.waitsForTopics" (dict "global" .Values.global "values" .Values) }}
+      {{- if or $waitDatabase $waitTopics }}
+      initContainers:
+      {{- end }}
+      {{- if $waitDatabase }}
       {{- $host := printf "%s.%s.svc.%s" (include "common.nameOf" (dict "root" . "chart" "postgresql")) .Release.Namespace (include "common.clusterDomain" .) }}
       {{- /* The service exits when it cannot open its database at start: wait for the release's PostgreSQL to listen rather than crash-loop through its first minute. */}}
-      initContainers:
         - name: wait-for-database
           image: {{ .Values.database.wait.image | quote }}
           imagePullPolicy: IfNotPresent
@@ -119,6 +123,45 @@ spec:
             {{- toYaml .Values.test.resources | nindent 12 }}
           securityContext:
             {{- include "common.containerSecurityContext" . | nindent 12 }}
+      {{- end }}
+      {{- if $waitTopics }}
+      {{- $wait := .Values.global.topicOperator.waitForTopics }}
+      {{- /*
+        The topic operator owns the topics (KAFKA_TOPICS_MANAGED=true): wait
+        until the KafkaTopics of the topics this service produces to and
+        consumes from are Ready, so that no consumer joins its group before
+        its topic exists. `topic-operator wait` reads them with a token of
+        the pod's service account, which only this container mounts: the
+        pod's automountServiceAccountToken stays false, and the service
+        itself never holds Kubernetes credentials.
+      */}}
+        - name: wait-for-topics
+          image: {{ include "common.topicOperator.image" . | quote }}
+          imagePullPolicy: {{ include "common.topicOperator.imagePullPolicy" . }}
+          args:
+            - wait
+            - -timeout
+            - {{ $wait.timeout | quote }}
+            {{- range .Values.kafka.topics }}
+            - {{ . | quote }}
+            {{- end }}
+          env:
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
+            - name: GOMEMLIMIT
+              valueFrom:
+                resourceFieldRef:
+                  resource: limits.memory
+          resources:
+            {{- toYaml $wait.resources | nindent 12 }}
+          securityContext:
+            {{- include "common.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            - name: kube-api-access
+              mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+              readOnly: true
       {{- end }}
       containers:
         - name: {{ .Chart.Name }}
@@ -188,6 +231,26 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- if $waitTopics }}
+        {{- /* What automountServiceAccountToken would mount, for the wait-for-topics container only. */}}
+        - name: kube-api-access
+          projected:
+            sources:
+              - serviceAccountToken:
+                  path: token
+                  expirationSeconds: 3607
+              - configMap:
+                  name: kube-root-ca.crt
+                  items:
+                    - key: ca.crt
+                      path: ca.crt
+              - downwardAPI:
+                  items:
+                    - path: namespace
+                      fieldRef:
+                        apiVersion: v1
+                        fieldPath: metadata.namespace
+        {{- end }}
 {{- end -}}
 
 {{/*
@@ -287,15 +350,7 @@ spec:
     {{- end }}
     {{- if .Values.kafka.enabled }}
     # Kafka: the outbox relay produces, the consumers consume.
-    {{- if include "common.kafkaExternal" . }}
-    - ports:
-        {{- include "common.tcpPortItems" (include "common.portsOfHostPorts" (include "common.kafkaBootstrapServers" .) | fromJsonArray) | nindent 8 }}
-      {{- include "common.externalPeers" (dict "root" . "indent" 6) }}
-    {{- else }}
-    - to:
-        {{- include "common.peer" (dict "root" . "chart" "kafka") | nindent 8 }}
-      {{- include "common.tcpPorts" (list 9092) | nindent 6 }}
-    {{- end }}
+    {{- include "common.kafkaEgress" . | trim | nindent 4 }}
     {{- end }}
     # PostgreSQL: the service's own database.
     {{- if .Values.database.existingSecret }}
@@ -309,15 +364,11 @@ spec:
     {{- end }}
     {{- if include "common.tracingEnabled" . }}
     # Traces, over OTLP/gRPC.
-    {{- if include "common.otlpExternal" . }}
-    - ports:
-        {{- include "common.tcpPortItems" (list (include "common.portOfURL" (include "common.otlpEndpoint" .))) | nindent 8 }}
-      {{- include "common.externalPeers" (dict "root" . "indent" 6) }}
-    {{- else }}
-    - to:
-        {{- include "common.peer" (dict "root" . "chart" "otel-collector") | nindent 8 }}
-      {{- include "common.tcpPorts" (list 4317) | nindent 6 }}
+    {{- include "common.otlpEgress" . | trim | nindent 4 }}
     {{- end }}
+    {{- if include "common.service.waitsForTopics" (dict "global" .Values.global "values" .Values) }}
+    # The Kubernetes API server, for the wait-for-topics init container.
+    {{- include "common.apiServerEgress" . | nindent 4 }}
     {{- end }}
 {{- end }}
 {{- end -}}

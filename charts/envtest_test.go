@@ -44,8 +44,10 @@ func (w *warnings) take() []string {
 // startAPIServer starts etcd and kube-apiserver from KUBEBUILDER_ASSETS
 // (hack/k8s-tools.sh builds them; `make k8s-check` sets it). Without it the
 // test is skipped, except in CI, where a skip would hide that nothing was
-// checked.
-func startAPIServer(t *testing.T) (client.Client, *warnings) {
+// checked. It returns an admin client that collects the server's warnings,
+// and the admin rest config. (services/internal/k8stest does the same for
+// the services' tests; Go's internal rule keeps it out of reach here.)
+func startAPIServer(t *testing.T) (client.Client, *warnings, *rest.Config) {
 	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		if os.Getenv("CI") == "true" {
@@ -65,13 +67,14 @@ func startAPIServer(t *testing.T) (client.Client, *warnings) {
 		}
 	})
 	w := &warnings{}
+	admin := cfg
 	cfg = rest.CopyConfig(cfg)
 	cfg.WarningHandler = w
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, w
+	return c, w, admin
 }
 
 // restrictedNamespace creates a namespace that enforces the restricted Pod
@@ -101,7 +104,7 @@ func restrictedNamespace(ctx context.Context, t *testing.T, c client.Client, nam
 // first and must be established, as `helm install` creates them, so the
 // custom resources (KafkaTopics) are validated against their schema.
 func TestObjectsAreAcceptedByTheAPIServer(t *testing.T) {
-	c, w := startAPIServer(t)
+	c, w, _ := startAPIServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -253,7 +253,7 @@ func checkReaderRole(t *testing.T, r *rendered, accounts []string) {
 	if role == nil || binding == nil {
 		t.Fatalf("no Role and RoleBinding %s", name)
 	}
-	want := []rbacv1.PolicyRule{{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics"}, Verbs: []string{"get", "list", "watch"}}}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics"}, Verbs: []string{"get"}}}
 	checkRules(t, name, role.typed.(*rbacv1.Role).Rules, want)
 	rb := binding.typed.(*rbacv1.RoleBinding)
 	if rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != name {
@@ -306,11 +306,10 @@ func TestTopicOperatorRBAC(t *testing.T) {
 		t.Fatalf("no Role and RoleBinding %s", name)
 	}
 	checkRules(t, name, role.typed.(*rbacv1.Role).Rules, []rbacv1.PolicyRule{
-		{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
-		{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics/status"}, Verbs: []string{"get", "update", "patch"}},
+		{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics"}, Verbs: []string{"get", "list", "watch", "update"}},
+		{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics/status"}, Verbs: []string{"update"}},
 		{APIGroups: []string{"messaging.vidstream.dev"}, Resources: []string{"kafkatopics/finalizers"}, Verbs: []string{"update"}},
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	})
 	rb := binding.typed.(*rbacv1.RoleBinding)

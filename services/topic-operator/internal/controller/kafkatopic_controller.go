@@ -88,8 +88,8 @@ type KafkaTopicReconciler struct {
 	opts     Options
 }
 
-// +kubebuilder:rbac:groups=messaging.vidstream.dev,resources=kafkatopics,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=messaging.vidstream.dev,resources=kafkatopics/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=messaging.vidstream.dev,resources=kafkatopics,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=messaging.vidstream.dev,resources=kafkatopics/status,verbs=update
 // +kubebuilder:rbac:groups=messaging.vidstream.dev,resources=kafkatopics/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

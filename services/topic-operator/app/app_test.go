@@ -339,6 +339,27 @@ func TestAppliesConfigChanges(t *testing.T) {
 	e.waitKafka(kt.Spec.TopicName, 1, want)
 }
 
+// TestAdoptsAnExistingTopic: a topic made before its KafkaTopic (by hand,
+// by a former Job) is taken over as it is: grown to the spec, settings
+// applied, and what cannot be changed reported.
+func TestAdoptsAnExistingTopic(t *testing.T) {
+	e := startOperator(t, kafkatest.Broker(t))
+	kt := e.topic(3, map[string]string{"retention.ms": "3600000"}, "")
+	kt.Spec.ReplicationFactor = 2
+	kafkatest.CreateTopic(t, e.brokers, kt.Spec.TopicName, 1) // replication factor 1
+	e.create(kt)
+
+	got := e.waitReady(kt, metav1.ConditionFalse, messagingv1alpha1.ReasonReplicationFactorMismatch)
+	if msg := meta.FindStatusCondition(got.Status.Conditions, messagingv1alpha1.ConditionReady).Message; !strings.Contains(msg, "reassignment") {
+		t.Errorf("condition message %q does not say why the replication factor stays", msg)
+	}
+	// The rest of the spec was applied all the same.
+	e.waitKafka(kt.Spec.TopicName, 3, map[string]string{"retention.ms": "3600000"})
+	if got.Status.Partitions != 3 {
+		t.Errorf("status.partitions = %d, want 3", got.Status.Partitions)
+	}
+}
+
 func TestDeletePolicyDeletesTheTopic(t *testing.T) {
 	e := startOperator(t, kafkatest.Broker(t))
 	kt := e.topic(1, nil, messagingv1alpha1.DeletionPolicyDelete)

@@ -201,7 +201,7 @@ func TestRunElectsOneLeaderServesHealthAndMetrics(t *testing.T) {
 		return nil
 	})
 
-	reconciled := func(name string) {
+	reconciled := func(leader *replica, name string) {
 		t.Helper()
 		topic := kafkatest.Name(t, "run")
 		kt := &messagingv1alpha1.KafkaTopic{
@@ -217,21 +217,29 @@ func TestRunElectsOneLeaderServesHealthAndMetrics(t *testing.T) {
 		if err := app.WaitReady(ctx, c, ns.Name, []string{name}, 250*time.Millisecond, &progress); err != nil {
 			t.Fatalf("%v\n%s", err, progress.String())
 		}
+		// The leader's metrics: its reconciles, and the topic's Ready
+		// condition as a gauge.
+		kafkatest.Eventually(t, func() error {
+			code, body, err := get(t.Context(), "http://"+leader.metrics+"/metrics")
+			if err != nil || code != http.StatusOK {
+				return fmt.Errorf("GET /metrics: %d, %v", code, err)
+			}
+			for _, want := range []string{
+				`controller_runtime_reconcile_total{controller="kafkatopic",result="success"}`,
+				fmt.Sprintf(`vidstream_kafkatopic_ready{name=%q,namespace=%q,reason="Reconciled",topic=%q} 1`, name, ns.Name, topic),
+			} {
+				if !strings.Contains(body, want) {
+					return fmt.Errorf("/metrics lacks %s", want)
+				}
+			}
+			return nil
+		})
 		// Deleting it deletes the topic, so a shared broker keeps nothing.
 		if err := c.Delete(t.Context(), kt); err != nil {
 			t.Fatal(err)
 		}
 	}
-	reconciled("before")
-
-	// Metrics: the manager's, with the reconciles it just did.
-	kafkatest.Eventually(t, func() error {
-		code, body, err := get(t.Context(), "http://"+first.metrics+"/metrics")
-		if err != nil || code != http.StatusOK || !strings.Contains(body, `controller_runtime_reconcile_total{controller="kafkatopic",result="success"}`) {
-			return fmt.Errorf("GET /metrics: %d, %v; no successful kafkatopic reconciles counted", code, err)
-		}
-		return nil
-	})
+	reconciled(first, "before")
 	if holder, err := leaseHolder(t.Context(), c, ns.Name); err != nil || holder != leader {
 		t.Fatalf("lease holder changed to %q (%v) while the leader ran", holder, err)
 	}
@@ -246,7 +254,7 @@ func TestRunElectsOneLeaderServesHealthAndMetrics(t *testing.T) {
 		}
 		return err
 	})
-	reconciled("after")
+	reconciled(second, "after")
 }
 
 func TestRunRejectsBadArguments(t *testing.T) {

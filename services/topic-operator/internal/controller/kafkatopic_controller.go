@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -28,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -42,6 +44,37 @@ import (
 // when they go, and an uninstall that removes the operator first cannot
 // leave them stuck.
 const Finalizer = "messaging.vidstream.dev/delete-topic"
+
+// readyGauge exposes each KafkaTopic's Ready condition on the manager's
+// /metrics, for alerts ("a topic has not been Ready for 10 minutes") that
+// need no access to the Kubernetes API.
+var readyGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "vidstream_kafkatopic_ready",
+	Help: "1 if the KafkaTopic's Ready condition is True, else 0; reason is the condition's reason.",
+}, []string{"namespace", "name", "topic", "reason"})
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(readyGauge)
+}
+
+// observeReady records kt's Ready condition in readyGauge, replacing the
+// series of its previous reason.
+func observeReady(kt *messagingv1alpha1.KafkaTopic) {
+	forgetReady(kt.Namespace, kt.Name)
+	c := meta.FindStatusCondition(kt.Status.Conditions, messagingv1alpha1.ConditionReady)
+	if c == nil {
+		return
+	}
+	v := 0.0
+	if c.Status == metav1.ConditionTrue {
+		v = 1
+	}
+	readyGauge.WithLabelValues(kt.Namespace, kt.Name, kt.TopicName(), c.Reason).Set(v)
+}
+
+func forgetReady(namespace, name string) {
+	readyGauge.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
+}
 
 // Admin is what the reconciler needs of Kafka (kafkaadmin.Client).
 type Admin interface {
@@ -141,6 +174,9 @@ func (r *KafkaTopicReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.client.Get(ctx, req.NamespacedName, &kt); err != nil {
 		// Gone: a Retain resource needs nothing, a Delete one was held
 		// by the finalizer until its topic went.
+		if apierrors.IsNotFound(err) {
+			forgetReady(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	topic := kt.TopicName()
@@ -157,6 +193,7 @@ func (r *KafkaTopicReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	before := kt.Status.DeepCopy()
 	observed, syncErr := r.sync(ctx, log, &kt)
 	r.setStatus(&kt, observed, syncErr)
+	observeReady(&kt)
 	span.SetAttributes(attribute.String("vidstream.kafkatopic.reason", meta.FindStatusCondition(kt.Status.Conditions, messagingv1alpha1.ConditionReady).Reason))
 	if !equality.Semantic.DeepEqual(before, &kt.Status) {
 		if err := r.client.Status().Update(ctx, &kt); err != nil {

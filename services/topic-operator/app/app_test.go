@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // env is one test's operator, namespace and clients.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	k8s     client.Client // strict field validation, as kubectl does
 	ns      string
 	brokers []string
@@ -53,7 +53,7 @@ type env struct {
 
 // newClient returns a client of the shared API server that rejects unknown
 // fields instead of dropping them.
-func newClient(t *testing.T, cfg *rest.Config) client.Client {
+func newClient(t testing.TB, cfg *rest.Config) client.Client {
 	t.Helper()
 	c, err := client.New(cfg, client.Options{Scheme: app.Scheme()})
 	if err != nil {
@@ -63,7 +63,7 @@ func newClient(t *testing.T, cfg *rest.Config) client.Client {
 }
 
 // newNamespace creates a namespace for t.
-func newNamespace(t *testing.T, c client.Client) string {
+func newNamespace(t testing.TB, c client.Client) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "kt-"}}
 	if err := c.Create(t.Context(), ns); err != nil {
@@ -74,7 +74,7 @@ func newNamespace(t *testing.T, c client.Client) string {
 
 // startOperator runs the operator against brokers, watching a fresh
 // namespace, until t ends.
-func startOperator(t *testing.T, brokers []string) *env {
+func startOperator(t testing.TB, brokers []string) *env {
 	t.Helper()
 	cfg := k8stest.Shared(t)
 	c := newClient(t, cfg)
@@ -229,7 +229,7 @@ func (e *env) waitKafka(name string, partitions int, config map[string]string) {
 	})
 }
 
-func deleteTopic(t *testing.T, brokers []string, name string) {
+func deleteTopic(t testing.TB, brokers []string, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	transport := &kafka.Transport{}

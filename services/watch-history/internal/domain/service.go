@@ -33,6 +33,10 @@ type Store interface {
 // entry since it was read.
 var ErrConcurrentUpdate = errors.New("watch history entry was updated concurrently")
 
+// ErrVideoDeleted is returned by Tx.Put for a new entry of a video whose
+// deletion (VideoDeleted) has been applied.
+var ErrVideoDeleted = errors.New("video was deleted")
+
 // Tx is the set of operations available inside one transaction.
 type Tx interface {
 	// Find returns userID's entry for videoID; ok is false when there is none.
@@ -41,12 +45,15 @@ type Tx interface {
 	// than the stored version (1 for an entry that does not exist yet). When
 	// the stored entry is no longer at e.Version-1, or a new entry has
 	// appeared meanwhile, Put returns ErrConcurrentUpdate and writes nothing.
+	// A new entry for a video DeleteVideo has removed gets ErrVideoDeleted:
+	// the catalog may have answered just before the deletion.
 	Put(ctx context.Context, e Entry) error
 	// Delete removes one entry and reports whether it existed.
 	Delete(ctx context.Context, userID, videoID uuid.UUID) (bool, error)
 	// DeleteUser removes every entry of a user.
 	DeleteUser(ctx context.Context, userID uuid.UUID) error
-	// DeleteVideo removes every entry of a video, whoever watched it.
+	// DeleteVideo removes every entry of a video, whoever watched it, and
+	// refuses new ones (Put) from then on.
 	DeleteVideo(ctx context.Context, videoID uuid.UUID) error
 	// RefreshVideo copies v's title and duration into every entry of v.ID whose
 	// VideoUpdatedAt is older than v.UpdatedAt (so an out-of-date update is a
@@ -117,6 +124,11 @@ func (s *Service) RecordProgress(ctx context.Context, userID, videoID uuid.UUID,
 				continue
 			}
 			return Entry{}, &apperr.Error{Kind: apperr.Conflict, Message: "the history entry was changed concurrently; retry", Err: err}
+		}
+		if errors.Is(err, ErrVideoDeleted) {
+			// The catalog answered before the deletion reached us: the
+			// same answer it gives now.
+			return Entry{}, &apperr.Error{Kind: apperr.NotFound, Message: fmt.Sprintf("video %s not found", videoID), Err: err}
 		}
 		if err != nil {
 			return Entry{}, fmt.Errorf("record progress of user %s in video %s: %w", userID, videoID, err)

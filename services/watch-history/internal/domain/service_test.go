@@ -20,22 +20,28 @@ import (
 type memStore struct {
 	mu      sync.Mutex
 	entries map[[2]uuid.UUID]domain.Entry
+	deleted map[uuid.UUID]bool // videos DeleteVideo removed
 	events  []domain.Event
 	// beforePut, when set, runs once inside Put before the compare-and-set,
 	// to simulate a writer that committed after this transaction's read.
 	beforePut func(m *memStore)
 }
 
-func newMemStore() *memStore { return &memStore{entries: map[[2]uuid.UUID]domain.Entry{}} }
+func newMemStore() *memStore {
+	return &memStore{entries: map[[2]uuid.UUID]domain.Entry{}, deleted: map[uuid.UUID]bool{}}
+}
 
 func (m *memStore) Atomic(ctx context.Context, fn func(context.Context, domain.Tx) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	tx := &memTx{m: m, entries: maps(m.entries)}
+	tx := &memTx{m: m, entries: maps(m.entries), deleted: map[uuid.UUID]bool{}}
 	if err := fn(ctx, tx); err != nil {
 		return err
 	}
 	m.entries = tx.entries
+	for id := range tx.deleted {
+		m.deleted[id] = true
+	}
 	m.events = append(m.events, tx.events...)
 	return nil
 }
@@ -81,6 +87,7 @@ func maps(in map[[2]uuid.UUID]domain.Entry) map[[2]uuid.UUID]domain.Entry {
 type memTx struct {
 	m       *memStore
 	entries map[[2]uuid.UUID]domain.Entry
+	deleted map[uuid.UUID]bool
 	events  []domain.Event
 }
 
@@ -96,6 +103,9 @@ func (t *memTx) Put(_ context.Context, e domain.Entry) error {
 		hook(t.m)
 	}
 	k := [2]uuid.UUID{e.UserID, e.VideoID}
+	if e.Version == 1 && (t.m.deleted[e.VideoID] || t.deleted[e.VideoID]) {
+		return domain.ErrVideoDeleted
+	}
 	// Compare with the committed state, as a database would.
 	if t.m.entries[k].Version != e.Version-1 {
 		return domain.ErrConcurrentUpdate
@@ -121,6 +131,7 @@ func (t *memTx) DeleteUser(_ context.Context, userID uuid.UUID) error {
 }
 
 func (t *memTx) DeleteVideo(_ context.Context, videoID uuid.UUID) error {
+	t.deleted[videoID] = true
 	for k := range t.entries {
 		if k[1] == videoID {
 			delete(t.entries, k)
@@ -276,6 +287,22 @@ func TestRecordProgressRetriesLostRace(t *testing.T) {
 		if _, ok := ev.(domain.VideoWatched); ok {
 			t.Fatalf("emitted VideoWatched although the concurrent writer completed the video first")
 		}
+	}
+}
+
+// TestRecordProgressRacingVideoDeleted: the catalog still had the video,
+// but its VideoDeleted was applied before our write. The report is refused
+// as the catalog would refuse it now, and leaves nothing behind.
+func TestRecordProgressRacingVideoDeleted(t *testing.T) {
+	f := newFixture(t)
+	user := uuid.New()
+	f.store.beforePut = func(m *memStore) { m.deleted[f.video.ID] = true }
+	_, err := f.svc.RecordProgress(t.Context(), user, f.video.ID, 10)
+	if apperr.KindOf(err) != apperr.NotFound {
+		t.Fatalf("RecordProgress after the video's deletion: %v, want NotFound", err)
+	}
+	if len(f.store.entries) != 0 || len(f.store.events) != 0 {
+		t.Fatalf("left %d entries and %d events behind", len(f.store.entries), len(f.store.events))
 	}
 }
 

@@ -63,7 +63,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		// InTx may run this more than once (PostgreSQL conflicts); only
 		// the attempt that committed counts.
-		last = &txn{tx: tx, outbox: s.outbox}
+		last = &txn{tx: tx, outbox: s.outbox, dialect: s.db.Dialect}
 		return fn(ctx, last)
 	})
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 // Events emitted through it wait for the relay's next poll, since only the
 // owner knows when the transaction commits.
 func (s *Store) Bind(tx *sql.Tx) domain.Tx {
-	return &txn{tx: tx, outbox: s.outbox}
+	return &txn{tx: tx, outbox: s.outbox, dialect: s.db.Dialect}
 }
 
 const entryColumns = `user_id, video_id, title, duration_seconds, position_seconds, watched_at, video_updated_at, updated_at, version`
@@ -130,7 +130,37 @@ func (s *Store) List(ctx context.Context, userID uuid.UUID, after *domain.Cursor
 type txn struct {
 	tx      *sql.Tx
 	outbox  Outbox
+	dialect database.Dialect
 	emitted bool
+}
+
+// videoLockSpace is the first key of the two-key advisory locks on videos
+// (the second is a hash of the video id).
+const videoLockSpace = 0x77686973 // "whis"
+
+// deletedVideoTTL is how long a deleted video's tombstone is kept.
+const deletedVideoTTL = 24 * time.Hour
+
+// lockVideo orders a new entry's write with the deletion of its video. On
+// PostgreSQL, READ COMMITTED would otherwise let a report that checked
+// deleted_videos before a concurrent VideoDeleted committed insert its
+// entry after that VideoDeleted's DELETE ran. Reports take the video's
+// advisory lock shared, so they never wait for each other, and the
+// deletion takes it exclusively: whichever commits second sees the
+// other's rows. SQLite needs nothing: its write lock already serializes
+// writing transactions.
+func (t *txn) lockVideo(ctx context.Context, videoID uuid.UUID, exclusive bool) error {
+	if t.dialect != database.Postgres {
+		return nil
+	}
+	lock := "pg_advisory_xact_lock_shared"
+	if exclusive {
+		lock = "pg_advisory_xact_lock"
+	}
+	if _, err := t.tx.ExecContext(ctx, `SELECT `+lock+`($1, hashtext($2))`, videoLockSpace, videoID.String()); err != nil {
+		return fmt.Errorf("lock video %s: %w", videoID, err)
+	}
+	return nil
 }
 
 func (t *txn) Find(ctx context.Context, userID, videoID uuid.UUID) (domain.Entry, bool, error) {
@@ -150,9 +180,23 @@ func (t *txn) Find(ctx context.Context, userID, videoID uuid.UUID) (domain.Entry
 
 func (t *txn) Put(ctx context.Context, e domain.Entry) error {
 	if e.Version == 1 {
-		// A new entry. Two first reports racing both see no row; the
-		// primary key lets exactly one insert win.
-		_, err := t.tx.ExecContext(ctx, `
+		// A new entry, unless its video was deleted meanwhile (an
+		// existing entry needs no check: the deletion removes it, and an
+		// update of a removed row changes nothing).
+		if err := t.lockVideo(ctx, e.VideoID, false); err != nil {
+			return err
+		}
+		var deleted int
+		err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM deleted_videos WHERE video_id = $1`, e.VideoID).Scan(&deleted)
+		switch {
+		case err == nil:
+			return domain.ErrVideoDeleted
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("check deleted videos: %w", err)
+		}
+		// Two first reports racing both see no row; the primary key lets
+		// exactly one insert win.
+		_, err = t.tx.ExecContext(ctx, `
 			INSERT INTO history_entries (`+entryColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			e.UserID, e.VideoID, e.Title, e.DurationSeconds, e.PositionSeconds,
@@ -206,8 +250,22 @@ func (t *txn) DeleteUser(ctx context.Context, userID uuid.UUID) error {
 }
 
 func (t *txn) DeleteVideo(ctx context.Context, videoID uuid.UUID) error {
+	if err := t.lockVideo(ctx, videoID, true); err != nil {
+		return err
+	}
+	now := database.Timestamp(time.Now())
+	if _, err := t.tx.ExecContext(ctx, `
+		INSERT INTO deleted_videos (video_id, deleted_at) VALUES ($1, $2)
+		ON CONFLICT (video_id) DO NOTHING`, videoID, now); err != nil {
+		return fmt.Errorf("record deleted video: %w", err)
+	}
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM history_entries WHERE video_id = $1`, videoID); err != nil {
 		return fmt.Errorf("delete history of video: %w", err)
+	}
+	// Deletions are rare: pruning here keeps the table at a day's worth
+	// without a job of its own.
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM deleted_videos WHERE deleted_at < $1`, now.Add(-deletedVideoTTL)); err != nil {
+		return fmt.Errorf("prune deleted videos: %w", err)
 	}
 	return nil
 }

@@ -120,7 +120,122 @@ func TestStore(t *testing.T) {
 		t.Run("ListKeyset", listKeyset(s))
 		t.Run("EmitMapsEvents", emit(db))
 		t.Run("ConcurrentReportsWatchOnce", concurrentReports(db))
+		t.Run("DeletedVideoRefusesNewEntries", deletedVideo(s))
+		if db.Dialect == database.Postgres {
+			// SQLite serializes writing transactions, so the two cannot
+			// interleave there.
+			t.Run("ReportRacingDeletion", reportRacingDeletion(db, s))
+		}
 	})
+}
+
+func deletedVideo(s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		user, video, other := uuid.New(), uuid.New(), uuid.New()
+		put(t, s, entry(user, video, t0))
+		deleteVideo := func() {
+			t.Helper()
+			if err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.DeleteVideo(ctx, video) }); err != nil {
+				t.Fatalf("DeleteVideo: %v", err)
+			}
+		}
+		deleteVideo()
+		deleteVideo() // a redelivered VideoDeleted is harmless
+		err := s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error { return tx.Put(ctx, entry(uuid.New(), video, t0)) })
+		if !errors.Is(err, domain.ErrVideoDeleted) {
+			t.Fatalf("Put of a new entry for a deleted video: %v, want ErrVideoDeleted", err)
+		}
+		if _, ok := find(t, s, user, video); ok {
+			t.Error("the deleted video's entry is still there")
+		}
+		put(t, s, entry(user, other, t0)) // other videos are unaffected
+	}
+}
+
+// reportRacingDeletion orders a progress report and a VideoDeleted both
+// ways on PostgreSQL, with the second one waiting on the first's lock, and
+// checks that no entry for the deleted video survives either order.
+func reportRacingDeletion(db *database.DB, s *store.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		// waitBlocked returns once a transaction waits for a video lock.
+		waitBlocked := func() {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var waiting int
+				err := db.QueryRowContext(t.Context(), `
+					SELECT count(*) FROM pg_locks
+					WHERE locktype = 'advisory' AND NOT granted AND classid = $1`, store.VideoLockSpace).Scan(&waiting)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if waiting > 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no transaction waits for the video lock after 30s")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		// first runs fn in a transaction that stays open until release is
+		// closed, and reports when fn has run.
+		first := func(fn func(ctx context.Context, tx domain.Tx) error) (ran, release chan struct{}, done chan error) {
+			ran, release, done = make(chan struct{}), make(chan struct{}), make(chan error, 1)
+			go func() {
+				done <- s.Atomic(t.Context(), func(ctx context.Context, tx domain.Tx) error {
+					if err := fn(ctx, tx); err != nil {
+						return err
+					}
+					close(ran)
+					<-release
+					return nil
+				})
+			}()
+			return ran, release, done
+		}
+		second := func(fn func(ctx context.Context, tx domain.Tx) error) chan error {
+			done := make(chan error, 1)
+			go func() { done <- s.Atomic(t.Context(), fn) }()
+			return done
+		}
+
+		t.Run("report first", func(t *testing.T) {
+			user, video := uuid.New(), uuid.New()
+			ran, release, reported := first(func(ctx context.Context, tx domain.Tx) error { return tx.Put(ctx, entry(user, video, t0)) })
+			<-ran
+			deleted := second(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteVideo(ctx, video) })
+			waitBlocked()
+			close(release)
+			if err := <-reported; err != nil {
+				t.Fatalf("report: %v", err)
+			}
+			if err := <-deleted; err != nil {
+				t.Fatalf("DeleteVideo: %v", err)
+			}
+			if _, ok := find(t, s, user, video); ok {
+				t.Error("the report's entry survived the deletion that waited for it")
+			}
+		})
+
+		t.Run("deletion first", func(t *testing.T) {
+			user, video := uuid.New(), uuid.New()
+			ran, release, deleted := first(func(ctx context.Context, tx domain.Tx) error { return tx.DeleteVideo(ctx, video) })
+			<-ran
+			reported := second(func(ctx context.Context, tx domain.Tx) error { return tx.Put(ctx, entry(user, video, t0)) })
+			waitBlocked()
+			close(release)
+			if err := <-deleted; err != nil {
+				t.Fatalf("DeleteVideo: %v", err)
+			}
+			if err := <-reported; !errors.Is(err, domain.ErrVideoDeleted) {
+				t.Fatalf("report after the deletion committed: %v, want ErrVideoDeleted", err)
+			}
+			if _, ok := find(t, s, user, video); ok {
+				t.Error("an entry was written for the deleted video")
+			}
+		})
+	}
 }
 
 func putFind(s *store.Store) func(t *testing.T) {

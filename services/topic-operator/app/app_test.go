@@ -450,6 +450,43 @@ func TestRecoversWhenKafkaComesBack(t *testing.T) {
 	e.waitKafka(kt.Spec.TopicName, 2, map[string]string{"retention.ms": "3600000"})
 }
 
+// TestDeletionWaitsForKafka: a Delete resource removed while Kafka is down
+// stays (held by its finalizer, its condition saying why) until the topic
+// is really gone from Kafka.
+func TestDeletionWaitsForKafka(t *testing.T) {
+	cluster := kafkatest.NewCluster(t)
+	e := startOperator(t, cluster.Brokers())
+	kt := e.topic(1, nil, messagingv1alpha1.DeletionPolicyDelete)
+	e.create(kt)
+	got := e.waitReady(kt, metav1.ConditionTrue, messagingv1alpha1.ReasonReconciled)
+	e.waitKafka(kt.Spec.TopicName, 1, map[string]string{})
+
+	cluster.Stop()
+	if err := e.k8s.Delete(t.Context(), got); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Eventually(t, func() error {
+		var cur messagingv1alpha1.KafkaTopic
+		if err := e.k8s.Get(t.Context(), client.ObjectKeyFromObject(kt), &cur); err != nil {
+			return fmt.Errorf("the resource went while Kafka was down: %w", err)
+		}
+		c := meta.FindStatusCondition(cur.Status.Conditions, messagingv1alpha1.ConditionReady)
+		if c == nil || c.Reason != messagingv1alpha1.ReasonKafkaUnavailable || !strings.Contains(c.Message, "deleting") {
+			return fmt.Errorf("condition %+v, want KafkaUnavailable while deleting", c)
+		}
+		return nil
+	})
+
+	cluster.Start()
+	waitGone(t, e.k8s, kt)
+	kafkatest.Eventually(t, func() error {
+		if _, err := describe(t.Context(), e.brokers, kt.Spec.TopicName); !errors.Is(err, errNoTopic) {
+			return fmt.Errorf("topic still in Kafka (describe: %v)", err)
+		}
+		return nil
+	})
+}
+
 // TestSchemaRejectsInvalidSpecs needs no operator: the API server itself
 // refuses these, with the CRD's schema and CEL rules.
 func TestSchemaRejectsInvalidSpecs(t *testing.T) {

@@ -243,7 +243,14 @@ func IsUnavailable(err error) bool {
 	var kerr kafka.Error
 	switch {
 	case errors.As(err, &kerr):
-		return kerr.Temporary() || kerr == kafka.NotController || kerr == kafka.RequestTimedOut
+		switch kerr {
+		// Codes a broker answers with while the cluster, or the client's
+		// view of it, is not whole (a broker down, a controller moving).
+		case kafka.BrokerNotAvailable, kafka.NotController, kafka.RequestTimedOut, kafka.NetworkException,
+			kafka.LeaderNotAvailable, kafka.NotLeaderForPartition:
+			return true
+		}
+		return kerr.Temporary()
 	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, net.ErrClosed),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

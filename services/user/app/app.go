@@ -7,10 +7,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -108,20 +106,14 @@ type App struct {
 func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
 	cfg = cfg.withDefaults()
 	log := loggerOf(p)
-	var cleanup []func() error
-	defer func() {
-		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				err = errors.Join(err, cleanup[i]())
-			}
-		}
-	}()
+	var closers lifecycle.Closers
+	defer closers.CloseOnError(&err)
 
 	db, err := database.Open(ctx, cfg.DatabaseURL, store.Migrations(), p)
 	if err != nil {
 		return nil, fmt.Errorf("user: open database: %w", err)
 	}
-	cleanup = append(cleanup, db.Close)
+	closers.Add(db.Close)
 	// The outbox versions its table on its own, next to the service's schema.
 	if err := outbox.Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("user: %w", err)
@@ -166,14 +158,14 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	grpcapi.Register(grpcSrv, svc)
 
 	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)
-	cleanup = append(cleanup, producer.Close)
+	closers.Add(producer.Close)
 	relay := outbox.NewRelay(db, producer, p, outbox.RelayOptions{Wake: ob.Wakeups()})
 
 	httpLn, err := lifecycle.Listen(ctx, cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("user: http: %w", err)
 	}
-	cleanup = append(cleanup, ignoreClosed(httpLn))
+	closers.AddCloser("listener", httpLn)
 	grpcLn, err := lifecycle.Listen(ctx, cfg.GRPCAddr)
 	if err != nil {
 		return nil, fmt.Errorf("user: grpc: %w", err)
@@ -238,14 +230,4 @@ func loggerOf(p telemetry.Providers) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Logger
-}
-
-// ignoreClosed closes ln, which a failed New owns, for the cleanup list.
-func ignoreClosed(ln net.Listener) func() error {
-	return func() error {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("close listener: %w", err)
-		}
-		return nil
-	}
 }

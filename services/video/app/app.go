@@ -8,10 +8,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -104,20 +102,14 @@ type App struct {
 func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
 	cfg = cfg.withDefaults()
 	log := loggerOf(p)
-	var cleanup []func() error
-	defer func() {
-		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				err = errors.Join(err, cleanup[i]())
-			}
-		}
-	}()
+	var closers lifecycle.Closers
+	defer closers.CloseOnError(&err)
 
 	db, err := database.Open(ctx, cfg.DatabaseURL, store.Migrations(), p)
 	if err != nil {
 		return nil, fmt.Errorf("video: open database: %w", err)
 	}
-	cleanup = append(cleanup, db.Close)
+	closers.Add(db.Close)
 	// The outbox and the inbox version their tables on their own, next to
 	// the service's schema.
 	if err := outbox.Migrate(ctx, db); err != nil {
@@ -133,7 +125,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	if err != nil {
 		return nil, fmt.Errorf("video: dial user service at %s: %w", cfg.UserGRPCAddr, err)
 	}
-	cleanup = append(cleanup, userConn.Close)
+	closers.AddCloser("user service connection", userConn)
 
 	ob := outbox.New(db, EventSource, p)
 	st := store.New(db, ob)
@@ -164,7 +156,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	grpcapi.Register(grpcSrv, svc)
 
 	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)
-	cleanup = append(cleanup, producer.Close)
+	closers.Add(producer.Close)
 	relay := outbox.NewRelay(db, producer, p, outbox.RelayOptions{Wake: ob.Wakeups()})
 	viewCounter, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers,
@@ -180,7 +172,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	if err != nil {
 		return nil, fmt.Errorf("video: http: %w", err)
 	}
-	cleanup = append(cleanup, ignoreClosed(httpLn))
+	closers.AddCloser("listener", httpLn)
 	grpcLn, err := lifecycle.Listen(ctx, cfg.GRPCAddr)
 	if err != nil {
 		return nil, fmt.Errorf("video: grpc: %w", err)
@@ -207,12 +199,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	// producer or the user connection.
 	g.OnShutdown(func(context.Context) error { return db.Close() })
 	g.OnShutdown(func(context.Context) error { return producer.Close() })
-	g.OnShutdown(func(context.Context) error {
-		if err := userConn.Close(); err != nil {
-			return fmt.Errorf("close user service connection: %w", err)
-		}
-		return nil
-	})
+	g.OnShutdown(func(context.Context) error { return lifecycle.CloseNamed("user service connection", userConn) })
 
 	return &App{group: g, httpAddr: httpLn.Addr().String(), grpcAddr: grpcLn.Addr().String()}, nil
 }
@@ -263,14 +250,4 @@ func loggerOf(p telemetry.Providers) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Logger
-}
-
-// ignoreClosed closes ln, which a failed New owns, for the cleanup list.
-func ignoreClosed(ln net.Listener) func() error {
-	return func() error {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("close listener: %w", err)
-		}
-		return nil
-	}
 }

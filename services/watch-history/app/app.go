@@ -7,15 +7,11 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
-
-	"google.golang.org/grpc"
 
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
@@ -112,20 +108,14 @@ type App struct {
 func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
 	cfg = cfg.withDefaults()
 	log := loggerOf(p)
-	var cleanup []func() error
-	defer func() {
-		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				err = errors.Join(err, cleanup[i]())
-			}
-		}
-	}()
+	var closers lifecycle.Closers
+	defer closers.CloseOnError(&err)
 
 	db, err := database.Open(ctx, cfg.DatabaseURL, store.Migrations(), p)
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: open database: %w", err)
 	}
-	cleanup = append(cleanup, db.Close)
+	closers.Add(db.Close)
 	// The outbox and the inbox version their tables on their own, next to
 	// the service's schema.
 	if err := outbox.Migrate(ctx, db); err != nil {
@@ -139,12 +129,12 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: dial user service: %w", err)
 	}
-	cleanup = append(cleanup, closeConn("user service", userConn))
+	closers.AddCloser("user service connection", userConn)
 	videoConn, err := grpcx.Dial(cfg.VideoGRPCAddr, p, grpcx.WithDefaultTimeout(cfg.RPCTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: dial video service: %w", err)
 	}
-	cleanup = append(cleanup, closeConn("video service", videoConn))
+	closers.AddCloser("video service connection", videoConn)
 
 	ob := outbox.New(db, EventSource, p)
 	st := store.New(db, ob)
@@ -171,7 +161,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	grpcapi.Register(grpcSrv, svc)
 
 	producer := kafkabus.NewProducer(cfg.KafkaBrokers, p)
-	cleanup = append(cleanup, producer.Close)
+	closers.Add(producer.Close)
 	relay := outbox.NewRelay(db, producer, p, outbox.RelayOptions{Wake: ob.Wakeups()})
 
 	handlers := events.New(svc, st)
@@ -198,7 +188,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: http: %w", err)
 	}
-	cleanup = append(cleanup, closeListener(httpLn))
+	closers.AddCloser("listener", httpLn)
 	grpcLn, err := lifecycle.Listen(ctx, cfg.GRPCAddr)
 	if err != nil {
 		return nil, fmt.Errorf("watch-history: grpc: %w", err)
@@ -220,8 +210,8 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	// Hooks run last registered first, after servers and workers stopped:
 	// nothing can still be using the clients, the producer or the pool.
 	g.OnShutdown(func(context.Context) error { return db.Close() })
-	g.OnShutdown(func(context.Context) error { return closeConn("video service", videoConn)() })
-	g.OnShutdown(func(context.Context) error { return closeConn("user service", userConn)() })
+	g.OnShutdown(func(context.Context) error { return lifecycle.CloseNamed("video service connection", videoConn) })
+	g.OnShutdown(func(context.Context) error { return lifecycle.CloseNamed("user service connection", userConn) })
 	g.OnShutdown(func(context.Context) error { return producer.Close() })
 
 	return &App{group: g, httpAddr: httpLn.Addr().String(), grpcAddr: grpcLn.Addr().String()}, nil
@@ -270,23 +260,4 @@ func loggerOf(p telemetry.Providers) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Logger
-}
-
-func closeConn(name string, conn *grpc.ClientConn) func() error {
-	return func() error {
-		if err := conn.Close(); err != nil {
-			return fmt.Errorf("close %s connection: %w", name, err)
-		}
-		return nil
-	}
-}
-
-// closeListener closes ln, which a failed New owns, for the cleanup list.
-func closeListener(ln net.Listener) func() error {
-	return func() error {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("close listener: %w", err)
-		}
-		return nil
-	}
 }

@@ -59,3 +59,22 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS, p telemetry.Provide
 	}
 	return nil
 }
+
+// MigrationsIn returns the folder dir of fsys, which holds postgres/*.sql
+// and sqlite/*.sql, laid out as Open expects. A store embeds its folder
+// and hands it over:
+//
+//	//go:embed migrations
+//	var migrations embed.FS
+//
+//	func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
+//
+// It panics if dir is not a valid path: a mistake in the embed directive,
+// which the first test that opens a database would meet.
+func MigrationsIn(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(fmt.Sprintf("database: migrations folder %q: %v", dir, err))
+	}
+	return sub
+}

@@ -86,3 +86,11 @@ func backoff(ctx context.Context, attempt int) error {
 		return nil
 	}
 }
+
+// Querier is what *sql.DB, *sql.Conn and *sql.Tx have in common, so that
+// one implementation of a query serves inside a transaction and outside.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}

@@ -28,14 +28,7 @@ var migrations embed.FS
 
 // Migrations holds postgres/*.sql and sqlite/*.sql, the layout
 // database.Open expects.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		// Only reachable if the embed directive above changes.
-		panic(fmt.Sprintf("store: migrations: %v", err))
-	}
-	return sub
-}
+func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
 
 // Outbox stores events in the caller's transaction for later publication;
 // *outbox.Outbox is the production one.
@@ -107,16 +100,8 @@ func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
 	return nil
 }
 
-// querier is what *sql.DB and *sql.Tx have in common, so the same queries
-// run inside and outside a transaction.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 type queries struct {
-	q       querier
+	q       database.Querier
 	dialect database.Dialect
 }
 

@@ -29,22 +29,7 @@ var migrations embed.FS
 
 // Migrations returns the goose migrations, laid out as database.Open expects
 // (postgres/*.sql and sqlite/*.sql at the root).
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		// Only possible if the embed directive above changes; fail loudly.
-		panic(fmt.Sprintf("video store: migrations: %v", err))
-	}
-	return sub
-}
-
-// querier is what *sql.DB and *sql.Tx have in common, so reads and writes
-// share one implementation whether or not they run in a transaction.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
 
 // Outbox stores events in the caller's transaction for later publication;
 // *outbox.Outbox is the production one.
@@ -157,7 +142,7 @@ func (t *Tx) Emit(ctx context.Context, events ...domain.Event) error {
 }
 
 type queries struct {
-	q       querier
+	q       database.Querier
 	dialect database.Dialect
 }
 

@@ -26,14 +26,7 @@ var migrations embed.FS
 
 // Migrations returns the schema migrations, with postgres/ and sqlite/ at the
 // root as database.Open expects.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		// Only reachable if the embed directive above is edited wrongly.
-		panic(fmt.Sprintf("store: embedded migrations: %v", err))
-	}
-	return sub
-}
+func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
 
 // Outbox stores events in the caller's transaction for later publication;
 // *outbox.Outbox is the production one.

@@ -10,22 +10,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/ids"
 )
 
-// PathUUID parses the chi URL parameter name as a UUID.
-//
-// Only the canonical 36-character form is accepted, although uuid.Parse
-// also takes braces, "urn:uuid:" and bare hex: one resource should have one
-// URL, or caches and logs see several.
+// PathUUID parses the chi URL parameter name as a UUID, in its canonical
+// form only (ids.Parse): one resource has one URL, or caches and logs see
+// several.
 func PathUUID(r *http.Request, name string) (uuid.UUID, error) {
-	raw := chi.URLParam(r, name)
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
-		e := apperr.InvalidField(name, "must be a UUID like 123e4567-e89b-12d3-a456-426614174000")
-		e.Err = err
-		return uuid.Nil, e
-	}
-	return id, nil
+	return ids.Parse(name, chi.URLParam(r, name))
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>"
@@ -68,13 +60,14 @@ func isToken68(s string) bool {
 }
 
 // QueryInt reads the query parameter name as an integer in [lo, hi],
-// returning def when it is absent or empty.
+// returning def when it is absent. Present but empty ("?limit=") is not an
+// integer, as the OpenAPI documents say, and is rejected like any other.
 func QueryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
-	raw := r.URL.Query().Get(name)
-	if raw == "" {
+	vals, ok := r.URL.Query()[name]
+	if !ok {
 		return def, nil
 	}
-	n, err := strconv.Atoi(raw)
+	n, err := strconv.Atoi(vals[0])
 	if err != nil || n < lo || n > hi {
 		e := apperr.InvalidField(name, fmt.Sprintf("must be an integer between %d and %d", lo, hi))
 		e.Err = err

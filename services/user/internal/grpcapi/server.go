@@ -6,14 +6,12 @@ package grpcapi
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
-	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/ids"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 )
 
@@ -44,7 +42,7 @@ func (s *Server) AuthenticateToken(ctx context.Context, req *userv1.Authenticate
 // GetUser returns a public profile: INVALID_ARGUMENT for a malformed id,
 // NOT_FOUND for an unknown one.
 func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
-	id, err := parseID("id", req.GetId())
+	id, err := ids.Parse("id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -58,44 +56,22 @@ func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*user
 // BatchGetUsers returns the profiles that exist and lists the rest in
 // missing_ids; more than domain.MaxBatchGetUsers ids is INVALID_ARGUMENT.
 func (s *Server) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersRequest) (*userv1.BatchGetUsersResponse, error) {
-	raw := req.GetIds()
-	// Checked before parsing so an oversized request costs no work.
-	if len(raw) > domain.MaxBatchGetUsers {
-		return nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call, got %d", domain.MaxBatchGetUsers, len(raw)))
+	batch, err := ids.ParseBatch("ids", req.GetIds(), domain.MaxBatchGetUsers)
+	if err != nil {
+		return nil, err
 	}
-	ids := make([]uuid.UUID, len(raw))
-	for i, r := range raw {
-		id, err := parseID(fmt.Sprintf("ids[%d]", i), r)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
-	}
-	found, missing, err := s.svc.BatchGetUsers(ctx, ids)
+	found, missing, err := s.svc.BatchGetUsers(ctx, batch)
 	if err != nil {
 		return nil, err
 	}
 	resp := &userv1.BatchGetUsersResponse{
 		Users:      make([]*userv1.User, len(found)),
-		MissingIds: make([]string, len(missing)),
+		MissingIds: ids.Strings(missing),
 	}
 	for i, u := range found {
 		resp.Users[i] = toProto(u)
 	}
-	for i, id := range missing {
-		resp.MissingIds[i] = id.String()
-	}
 	return resp, nil
-}
-
-// parseID accepts only the canonical hyphenated form, the one the REST API
-// and the database use, so one user has one id string everywhere.
-func parseID(field, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		return uuid.Nil, apperr.InvalidField(field, "must be a UUID")
-	}
-	return id, nil
 }
 
 // toProto maps to the public profile: the email never crosses a service

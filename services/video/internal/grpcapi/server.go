@@ -6,14 +6,12 @@ package grpcapi
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
-	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/ids"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 )
 
@@ -31,7 +29,7 @@ func Register(s grpc.ServiceRegistrar, svc *domain.Service) {
 // GetVideo returns one video: INVALID_ARGUMENT for a malformed id,
 // NOT_FOUND for an unknown one.
 func (s *Server) GetVideo(ctx context.Context, req *videov1.GetVideoRequest) (*videov1.GetVideoResponse, error) {
-	id, err := parseID("id", req.GetId())
+	id, err := ids.Parse("id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -46,45 +44,22 @@ func (s *Server) GetVideo(ctx context.Context, req *videov1.GetVideoRequest) (*v
 // the rest in missing_ids; more than domain.MaxBatch ids or a malformed id is
 // INVALID_ARGUMENT.
 func (s *Server) BatchGetVideos(ctx context.Context, req *videov1.BatchGetVideosRequest) (*videov1.BatchGetVideosResponse, error) {
-	raw := req.GetIds()
-	// Checked before parsing so an oversized request costs no work.
-	if len(raw) > domain.MaxBatch {
-		return nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call, got %d", domain.MaxBatch, len(raw)))
+	batch, err := ids.ParseBatch("ids", req.GetIds(), domain.MaxBatch)
+	if err != nil {
+		return nil, err
 	}
-	ids := make([]uuid.UUID, len(raw))
-	for i, r := range raw {
-		id, err := parseID(fmt.Sprintf("ids[%d]", i), r)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
-	}
-	found, missing, err := s.svc.BatchGet(ctx, ids)
+	found, missing, err := s.svc.BatchGet(ctx, batch)
 	if err != nil {
 		return nil, err
 	}
 	resp := &videov1.BatchGetVideosResponse{
 		Videos:     make([]*videov1.Video, len(found)),
-		MissingIds: make([]string, len(missing)),
+		MissingIds: ids.Strings(missing),
 	}
 	for i, v := range found {
 		resp.Videos[i] = ToProto(v)
 	}
-	for i, id := range missing {
-		resp.MissingIds[i] = id.String()
-	}
 	return resp, nil
-}
-
-func parseID(field, raw string) (uuid.UUID, error) {
-	id, err := uuid.Parse(raw)
-	// Only the canonical form, as over REST: one video, one id spelling.
-	if err != nil || len(raw) != 36 {
-		e := apperr.InvalidField(field, "must be a UUID like 123e4567-e89b-12d3-a456-426614174000")
-		e.Err = err
-		return uuid.Nil, e
-	}
-	return id, nil
 }
 
 // ToProto converts a domain video to its wire form.

@@ -11,12 +11,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	historyv1 "github.com/vidstream/vidstream/services/api/history/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/ids"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 )
 
@@ -35,9 +35,9 @@ func Register(s grpc.ServiceRegistrar, svc *domain.Service) {
 // first: INVALID_ARGUMENT for a malformed user_id or page_token or a
 // page_size outside 0..100.
 func (s *Server) ListHistory(ctx context.Context, req *historyv1.ListHistoryRequest) (*historyv1.ListHistoryResponse, error) {
-	userID, err := uuid.Parse(req.GetUserId())
+	userID, err := ids.Parse("user_id", req.GetUserId())
 	if err != nil {
-		return nil, invalid("user_id", "must be a UUID", err)
+		return nil, err
 	}
 	size := int(req.GetPageSize())
 	if size < 0 || size > domain.MaxPageSize {

@@ -22,8 +22,8 @@ type Closers struct {
 	fns []func() error
 }
 
-// Add registers close to run if the constructor fails.
-func (c *Closers) Add(close func() error) { c.fns = append(c.fns, close) }
+// Add registers closeFn to run if the constructor fails.
+func (c *Closers) Add(closeFn func() error) { c.fns = append(c.fns, closeFn) }
 
 // AddCloser registers closer, to be closed with CloseNamed.
 func (c *Closers) AddCloser(name string, closer io.Closer) {

@@ -79,7 +79,7 @@ func keyedBy(msgs []kafka.Message, keys ...string) []kafka.Message {
 func ofType(msgs []kafka.Message, typ string) []kafka.Message {
 	var out []kafka.Message
 	for _, m := range msgs {
-		if header(m, kafkabus.HeaderType) == typ {
+		if kafkatest.Header(m, kafkabus.HeaderType) == typ {
 			out = append(out, m)
 		}
 	}
@@ -92,23 +92,13 @@ func unique(msgs []kafka.Message) []kafka.Message {
 	seen := map[string]bool{}
 	var out []kafka.Message
 	for _, m := range msgs {
-		id := header(m, kafkabus.HeaderID)
+		id := kafkatest.Header(m, kafkabus.HeaderID)
 		if !seen[id] {
 			seen[id] = true
 			out = append(out, m)
 		}
 	}
 	return out
-}
-
-// header returns the value of m's first header named key, or "".
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // waitRecords polls topic until it holds at least n distinct records (by

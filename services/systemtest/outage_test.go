@@ -204,8 +204,8 @@ const resumeTimeout = 90 * time.Second
 func distinctIDs(msgs []kafka.Message, typ string) map[string]kafka.Message {
 	out := map[string]kafka.Message{}
 	for _, m := range msgs {
-		if header(m, kafkabus.HeaderType) == typ {
-			out[header(m, kafkabus.HeaderID)] = m
+		if kafkatest.Header(m, kafkabus.HeaderType) == typ {
+			out[kafkatest.Header(m, kafkabus.HeaderID)] = m
 		}
 	}
 	return out

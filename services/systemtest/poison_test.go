@@ -42,7 +42,7 @@ func TestPoisonVideoWatchedIsDeadLettered(t *testing.T) {
 		watched := ofType(unique(waitRecords(t, s.brokers, watchTopic, 3, ann.id)), typeVideoWatched)
 		var relayed []kafka.Message
 		for _, m := range watched {
-			if header(m, kafkabus.HeaderID) != poisonID {
+			if kafkatest.Header(m, kafkabus.HeaderID) != poisonID {
 				relayed = append(relayed, m)
 			}
 		}
@@ -60,7 +60,7 @@ func TestPoisonVideoWatchedIsDeadLettered(t *testing.T) {
 			for _, m := range keyedBy(kafkatest.Records(t, s.brokers, watchDLQ), ann.id) {
 				// On a shared cluster every test's view counter reads the
 				// poison, and each dead-letters its own copy.
-				if header(m, kafkabus.HeaderID) == poisonID && header(m, kafkabus.HeaderDLQConsumerGroup) == s.viewCounterGroup {
+				if kafkatest.Header(m, kafkabus.HeaderID) == poisonID && kafkatest.Header(m, kafkabus.HeaderDLQConsumerGroup) == s.viewCounterGroup {
 					dead = m
 					return nil
 				}
@@ -71,7 +71,7 @@ func TestPoisonVideoWatchedIsDeadLettered(t *testing.T) {
 			t.Errorf("dead-lettered value %x, want the original %x", dead.Value, garbage)
 		}
 		for _, h := range poison.Headers {
-			if got := header(dead, h.Key); got != string(h.Value) {
+			if got := kafkatest.Header(dead, h.Key); got != string(h.Value) {
 				t.Errorf("dead-lettered %s = %q, want the original %q", h.Key, got, h.Value)
 			}
 		}
@@ -81,16 +81,16 @@ func TestPoisonVideoWatchedIsDeadLettered(t *testing.T) {
 			kafkabus.HeaderDLQOriginalOffset:    strconv.FormatInt(poisonOffset, 10),
 			kafkabus.HeaderDLQConsumerGroup:     s.viewCounterGroup,
 		} {
-			if got := header(dead, key); got != want {
+			if got := kafkatest.Header(dead, key); got != want {
 				t.Errorf("dead-lettered %s = %q, want %q", key, got, want)
 			}
 		}
-		if header(dead, kafkabus.HeaderDLQError) == "" || header(dead, kafkabus.HeaderDLQFailedAt) == "" {
+		if kafkatest.Header(dead, kafkabus.HeaderDLQError) == "" || kafkatest.Header(dead, kafkabus.HeaderDLQFailedAt) == "" {
 			t.Errorf("dead-lettered record does not say why or when: %v", dead.Headers)
 		}
-		t.Logf("dead-lettered with %s=%q, %s=%s, %s=%s", kafkabus.HeaderDLQError, header(dead, kafkabus.HeaderDLQError),
-			kafkabus.HeaderDLQAttempts, header(dead, kafkabus.HeaderDLQAttempts),
-			kafkabus.HeaderDLQPermanent, header(dead, kafkabus.HeaderDLQPermanent))
+		t.Logf("dead-lettered with %s=%q, %s=%s, %s=%s", kafkabus.HeaderDLQError, kafkatest.Header(dead, kafkabus.HeaderDLQError),
+			kafkabus.HeaderDLQAttempts, kafkatest.Header(dead, kafkabus.HeaderDLQAttempts),
+			kafkabus.HeaderDLQPermanent, kafkatest.Header(dead, kafkabus.HeaderDLQPermanent))
 		if got := s.viewCount(t, v.ID); got != 1 {
 			t.Fatalf("view_count = %d, want 1", got)
 		}

@@ -260,7 +260,7 @@ func (tv *traceView) producerOf(t *testing.T, m kafka.Message) sdktrace.ReadOnly
 	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(t.Context(),
 		kafkabus.Carrier(&m.Headers)))
 	if !sc.IsValid() {
-		t.Fatalf("%s carries no valid traceparent: %q", eventType(m), header(m, "traceparent"))
+		t.Fatalf("%s carries no valid traceparent: %q", eventType(m), kafkatest.Header(m, "traceparent"))
 	}
 	if sc.TraceID() != tv.id {
 		t.Fatalf("%s carries trace %s, want the request's %s", eventType(m), sc.TraceID(), tv.id)
@@ -277,7 +277,7 @@ func (tv *traceView) producerOf(t *testing.T, m kafka.Message) sdktrace.ReadOnly
 		"messaging.destination.name":  watchTopic,
 		"messaging.operation.type":    "send",
 		"messaging.kafka.message.key": string(m.Key),
-		"messaging.message.id":        header(m, kafkabus.HeaderID),
+		"messaging.message.id":        kafkatest.Header(m, kafkabus.HeaderID),
 	})
 	chain := tv.chain(t, sp)
 	if len(chain) < 2 {
@@ -333,7 +333,7 @@ func assertAttrs(t *testing.T, what string, attrs []attribute.KeyValue, want map
 }
 
 func eventType(m kafka.Message) string {
-	return strings.TrimPrefix(header(m, kafkabus.HeaderType), watchTopic+".")
+	return strings.TrimPrefix(kafkatest.Header(m, kafkabus.HeaderType), watchTopic+".")
 }
 
 func types(msgs []kafka.Message) []string {

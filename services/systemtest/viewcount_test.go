@@ -65,7 +65,7 @@ func assertWatchEvents(t *testing.T, msgs []kafka.Message, userID, videoID strin
 	var got []string
 	var progressed []int32
 	for _, m := range msgs {
-		typ := header(m, kafkabus.HeaderType)
+		typ := kafkatest.Header(m, kafkabus.HeaderType)
 		switch typ {
 		case typeWatchProgressed:
 			var ev eventsv1.WatchProgressed

@@ -1,20 +1,17 @@
 package app_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -47,90 +44,11 @@ func newKafkaEnv(t *testing.T, db backend, brokers []string, p telemetry.Provide
 	}, cfg.ViewCounterGroup
 }
 
-// feed reads a topic from its start as the only member of a consumer group
-// of its own, as a downstream service would, and keeps every record. The
-// topic names are fixed by the contract, so on a shared real broker a topic
-// also holds other tests' records: assertions pick theirs by key or ce_id.
-type feed struct {
-	mu   sync.Mutex
-	msgs []kafka.Message
-}
-
-func readTopic(t *testing.T, brokers []string, topic string) *feed {
-	t.Helper()
-	// A kafka-go group reader that joins before its topic exists does not
-	// see the partitions until the next rebalance, so make sure it exists
-	// (the service creates it too, in the background).
-	ensureTopic(t, brokers, topic)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     brokers,
-		GroupID:     kafkatest.Name(t, "video-test-feed"),
-		Topic:       topic,
-		StartOffset: kafka.FirstOffset,
-		// Close waits for the fetch in flight up to MaxWait.
-		MaxWait: 100 * time.Millisecond,
-	})
-	f := &feed{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					t.Errorf("read %s: %v", topic, err)
-				}
-				return
-			}
-			f.mu.Lock()
-			f.msgs = append(f.msgs, m)
-			f.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = r.Close()
-	})
-	return f
-}
-
-// wait polls until at least n records match keep and returns them in topic
-// order.
-func (f *feed) wait(t *testing.T, n int, keep func(kafka.Message) bool) []kafka.Message {
-	t.Helper()
-	var got []kafka.Message
-	kafkatest.Eventually(t, func() error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		got = slices.DeleteFunc(slices.Clone(f.msgs), func(m kafka.Message) bool { return !keep(m) })
-		if len(got) < n {
-			return fmt.Errorf("%d of %d records arrived", len(got), n)
-		}
-		return nil
-	})
-	return got
-}
-
 func ensureTopic(t *testing.T, brokers []string, topic string) {
 	t.Helper()
 	if err := kafkabus.EnsureTopics(t.Context(), brokers, kafkabus.TopicSpec{Name: topic}); err != nil {
 		t.Fatalf("ensure %s: %v", topic, err)
 	}
-}
-
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
-func keyed(key string) func(kafka.Message) bool {
-	return func(m kafka.Message) bool { return string(m.Key) == key }
 }
 
 func TestPublishesCatalogEvents(t *testing.T) {
@@ -139,7 +57,7 @@ func TestPublishesCatalogEvents(t *testing.T) {
 			brokers := kafkatest.Broker(t)
 			p, spans := telemetrytest.New(t)
 			e, _ := newKafkaEnv(t, b.db, brokers, p)
-			f := readTopic(t, brokers, store.VideosTopic)
+			f := kafkatest.NewFeed(t, brokers, store.VideosTopic)
 			owner, stranger := e.newUser(t), e.newUser(t)
 
 			v := e.create(t, owner.token, movieReq("Metropolis"))
@@ -164,10 +82,10 @@ func TestPublishesCatalogEvents(t *testing.T) {
 			// One video's events share a key and so a partition, in commit
 			// order: anything the no-op or refused requests had published
 			// would come before VideoDeleted.
-			got := f.wait(t, 3, keyed(v.ID))
+			got := f.Wait(t, 3, kafkatest.Keyed(v.ID))
 			var types []string
 			for _, m := range got {
-				types = append(types, header(m, kafkabus.HeaderType))
+				types = append(types, kafkatest.Header(m, kafkabus.HeaderType))
 			}
 			wantTypes := []string{"vidstream.videos.v1.VideoPublished", "vidstream.videos.v1.VideoUpdated", "vidstream.videos.v1.VideoDeleted"}
 			if !slices.Equal(types, wantTypes) {
@@ -175,8 +93,8 @@ func TestPublishesCatalogEvents(t *testing.T) {
 			}
 			ids := map[string]bool{}
 			for i, m := range got {
-				checkEnvelope(t, m, wantTypes[i])
-				ids[header(m, kafkabus.HeaderID)] = true
+				kafkatest.CheckEnvelope(t, m, wantTypes[i], app.EventSource)
+				ids[kafkatest.Header(m, kafkabus.HeaderID)] = true
 			}
 			if len(ids) != 3 {
 				t.Errorf("ce_ids %v are not distinct", ids)
@@ -202,9 +120,9 @@ func TestPublishesCatalogEvents(t *testing.T) {
 				t.Errorf("VideoDeleted = %v, want video %s deleted after its update", &deleted, v.ID)
 			}
 
-			assertRequestTrace(t, spans, got[0], "POST /v1/videos")
-			assertRequestTrace(t, spans, got[1], "PATCH /v1/videos/{id}")
-			assertRequestTrace(t, spans, got[2], "DELETE /v1/videos/{id}")
+			kafkatest.AssertRequestTrace(t, spans, got[0], store.VideosTopic, "POST /v1/videos")
+			kafkatest.AssertRequestTrace(t, spans, got[1], store.VideosTopic, "PATCH /v1/videos/{id}")
+			kafkatest.AssertRequestTrace(t, spans, got[2], store.VideosTopic, "DELETE /v1/videos/{id}")
 		})
 	}
 }
@@ -212,59 +130,8 @@ func TestPublishesCatalogEvents(t *testing.T) {
 func decode(t *testing.T, m kafka.Message, dst proto.Message) {
 	t.Helper()
 	if err := proto.Unmarshal(m.Value, dst); err != nil {
-		t.Fatalf("decode %s: %v", header(m, kafkabus.HeaderType), err)
+		t.Fatalf("decode %s: %v", kafkatest.Header(m, kafkabus.HeaderType), err)
 	}
-}
-
-// checkEnvelope checks the CloudEvents Kafka binary binding of a record
-// (DESIGN §6).
-func checkEnvelope(t *testing.T, m kafka.Message, wantType string) {
-	t.Helper()
-	for key, want := range map[string]string{
-		kafkabus.HeaderSpecVersion: "1.0",
-		kafkabus.HeaderType:        wantType,
-		kafkabus.HeaderSource:      app.EventSource,
-		kafkabus.HeaderContentType: "application/protobuf",
-	} {
-		if got := header(m, key); got != want {
-			t.Errorf("%s record: %s = %q, want %q", wantType, key, got, want)
-		}
-	}
-	if _, err := uuid.Parse(header(m, kafkabus.HeaderID)); err != nil {
-		t.Errorf("%s record: ce_id %q is not a UUID", wantType, header(m, kafkabus.HeaderID))
-	}
-	if ts, err := time.Parse(time.RFC3339Nano, header(m, kafkabus.HeaderTime)); err != nil || ts.Location() != time.UTC {
-		t.Errorf("%s record: ce_time %q is not RFC 3339 UTC (%v)", wantType, header(m, kafkabus.HeaderTime), err)
-	}
-}
-
-// assertRequestTrace checks DESIGN §7 for one record: its traceparent is the
-// relay's producer span, which belongs to the trace of the request that
-// caused the event.
-func assertRequestTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafka.Message, request string) {
-	t.Helper()
-	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(t.Context(),
-		propagation.MapCarrier{"traceparent": header(m, "traceparent")}))
-	if !sc.IsValid() {
-		t.Fatalf("record carries no valid traceparent: %q", header(m, "traceparent"))
-	}
-	kafkatest.Eventually(t, func() error {
-		var producer, server bool
-		for _, s := range spans.Ended() {
-			if s.SpanContext().TraceID() != sc.TraceID() {
-				continue
-			}
-			if s.SpanContext().SpanID() == sc.SpanID() {
-				producer = s.Name() == store.VideosTopic+" publish" && s.SpanKind() == trace.SpanKindProducer
-			}
-			server = server || (s.Name() == request && s.SpanKind() == trace.SpanKindServer)
-		}
-		if !producer || !server {
-			return fmt.Errorf("trace %s: producer span named by traceparent %v, %q server span %v",
-				sc.TraceID(), producer, request, server)
-		}
-		return nil
-	})
 }
 
 // watchEvent builds a record the way watch history's outbox publishes it.
@@ -346,7 +213,7 @@ func TestViewCounter(t *testing.T) {
 			// twice), then what the counter must ignore, then a marker.
 			ignoredIDs := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
 			kafkatest.Publish(t, brokers,
-				videoWatched(t, header(first, kafkabus.HeaderID), viewer, a.ID),
+				videoWatched(t, kafkatest.Header(first, kafkabus.HeaderID), viewer, a.ID),
 				watchEvent(t, ignoredIDs[0], "vidstream.watch.v1.WatchProgressed", viewer,
 					&eventsv1.WatchProgressed{UserId: viewer, VideoId: a.ID, PositionSeconds: 5400, DurationSeconds: 5400, Completed: true}),
 				rawWatchEvent(ignoredIDs[1], "vidstream.watch.v1.VideoRated", viewer, []byte("a future event")),
@@ -358,16 +225,16 @@ func TestViewCounter(t *testing.T) {
 				t.Fatalf("after a duplicate delivery: %v", err)
 			}
 			for _, m := range kafkatest.Records(t, brokers, kafkabus.DLQTopic(events.WatchTopic)) {
-				if id := header(m, kafkabus.HeaderID); slices.Contains(ignoredIDs, id) {
-					t.Errorf("ignored record %s (%s) was dead-lettered", id, header(m, kafkabus.HeaderType))
+				if id := kafkatest.Header(m, kafkabus.HeaderID); slices.Contains(ignoredIDs, id) {
+					t.Errorf("ignored record %s (%s) was dead-lettered", id, kafkatest.Header(m, kafkabus.HeaderType))
 				}
 			}
 
 			poisonID := uuid.NewString()
 			poison := rawWatchEvent(poisonID, "vidstream.watch.v1.VideoWatched", viewer, []byte{0xff, 0xff, 0xff})
 			kafkatest.Publish(t, brokers, poison, videoWatched(t, uuid.NewString(), viewer, c.ID))
-			dlq := readTopic(t, brokers, kafkabus.DLQTopic(events.WatchTopic))
-			got := dlq.wait(t, 1, func(m kafka.Message) bool { return header(m, kafkabus.HeaderID) == poisonID })
+			dlq := kafkatest.NewFeed(t, brokers, kafkabus.DLQTopic(events.WatchTopic))
+			got := dlq.Wait(t, 1, func(m kafka.Message) bool { return kafkatest.Header(m, kafkabus.HeaderID) == poisonID })
 			dead := got[0]
 			if string(dead.Key) != viewer || string(dead.Value) != string(poison.Value) {
 				t.Errorf("dead-lettered record %q=%x, want the original %q=%x", dead.Key, dead.Value, viewer, poison.Value)
@@ -378,15 +245,15 @@ func TestViewCounter(t *testing.T) {
 				kafkabus.HeaderDLQConsumerGroup: group,
 				kafkabus.HeaderDLQPermanent:     "true",
 			} {
-				if got := header(dead, key); got != want {
+				if got := kafkatest.Header(dead, key); got != want {
 					t.Errorf("dead-lettered record: %s = %q, want %q", key, got, want)
 				}
 			}
-			if header(dead, kafkabus.HeaderDLQError) == "" {
+			if kafkatest.Header(dead, kafkabus.HeaderDLQError) == "" {
 				t.Error("dead-lettered record has no error header")
 			}
-			if _, err := strconv.ParseInt(header(dead, kafkabus.HeaderDLQOriginalOffset), 10, 64); err != nil {
-				t.Errorf("dead-lettered record: original offset %q", header(dead, kafkabus.HeaderDLQOriginalOffset))
+			if _, err := strconv.ParseInt(kafkatest.Header(dead, kafkabus.HeaderDLQOriginalOffset), 10, 64); err != nil {
+				t.Errorf("dead-lettered record: original offset %q", kafkatest.Header(dead, kafkabus.HeaderDLQOriginalOffset))
 			}
 			// The poison did not stop the counter.
 			kafkatest.Eventually(t, views(c.ID, 1))

@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 )
 
 // envHelper turns the test binary into a helper process: the child that
@@ -281,7 +282,7 @@ func TestPortsInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	busy := ln.Addr().(*net.TCPAddr).Port
-	free := freePort(t)
+	free := loopback.FreePort(t)
 	got := portsInUse(t.Context(), []port{{busy, "busy one"}, {free, "free one"}})
 	if len(got) != 1 || got[0].number != busy {
 		t.Fatalf("portsInUse = %v, want only %d", got, busy)
@@ -390,7 +391,7 @@ func TestRunPrintsUsage(t *testing.T) {
 // data directory: a record written to the first is read from the second.
 func TestBrokerKeepsItsDataAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := loopback.FreePort(t)
 	brokers := []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	const topic = "devstack.test"
 
@@ -453,19 +454,6 @@ func TestBrokerNeedsADataDirectory(t *testing.T) {
 	if err := runBroker(t.Context(), nil, io.Discard); err == nil {
 		t.Fatal("runBroker without -data succeeded")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
 }
 
 func writeGoMod(t *testing.T, dir, module string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/k8stest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	messagingv1alpha1 "github.com/vidstream/vidstream/services/topic-operator/api/v1alpha1"
 	"github.com/vidstream/vidstream/services/topic-operator/app"
 )
@@ -40,21 +40,6 @@ func TestMain(m *testing.M) {
 	os.Exit(k8stest.Main(m, k8stest.Options{
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "k8s", "crds")},
 	}))
-}
-
-// freeAddr reserves an ephemeral port and releases it for run to bind.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // replicaMain is main, in a process the test started.
@@ -78,7 +63,7 @@ type replica struct {
 // stops it (SIGTERM, as Kubernetes does) when t ends.
 func startReplica(t *testing.T, name string, env map[string]string) *replica {
 	t.Helper()
-	r := &replica{health: freeAddr(t), metrics: freeAddr(t)}
+	r := &replica{health: loopback.FreeAddr(t), metrics: loopback.FreeAddr(t)}
 	env["HEALTH_ADDR"], env["METRICS_ADDR"] = r.health, r.metrics
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), replicaEnv+"=1")

@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vidstream/vidstream/services/internal/loopback"
 )
 
 // TestRun starts the real binary's wiring (config from getenv, telemetry,
@@ -24,7 +25,7 @@ func TestRun(t *testing.T) {
 		"HTTP_ADDR":             "127.0.0.1:0",
 		"GRPC_ADDR":             "127.0.0.1:0",
 		"DATABASE_URL":          "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
-		"KAFKA_BROKERS":         closedAddr(t),
+		"KAFKA_BROKERS":         loopback.FreeAddr(t),
 		"OTEL_TRACES_EXPORTER":  "none",
 		"OTEL_METRICS_EXPORTER": "none",
 		"ARGON2_MEMORY_KIB":     "8",
@@ -105,18 +106,4 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SESSION_TTL") {
 		t.Errorf("run with SESSION_TTL=forever: %v, want an error naming the variable", err)
 	}
-}
-
-// closedAddr returns a 127.0.0.1 address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }

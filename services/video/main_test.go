@@ -3,39 +3,25 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// freeAddr reserves an ephemeral port and releases it for run to bind.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
+	"github.com/vidstream/vidstream/services/internal/loopback"
+)
 
 // TestRun starts the whole process (config, telemetry, app) from an
 // environment, waits until it is ready, and stops it as SIGTERM would.
 func TestRun(t *testing.T) {
-	httpAddr := freeAddr(t)
+	httpAddr := loopback.FreeAddr(t)
 	env := map[string]string{
 		"HTTP_ADDR":             httpAddr,
-		"GRPC_ADDR":             freeAddr(t),
+		"GRPC_ADDR":             loopback.FreeAddr(t),
 		"DATABASE_URL":          "sqlite://" + filepath.Join(t.TempDir(), "video.db"),
-		"USER_GRPC_ADDR":        "127.0.0.1:1", // not needed for public reads
-		"KAFKA_BROKERS":         freeAddr(t),   // unreachable: the service serves without Kafka
+		"USER_GRPC_ADDR":        "127.0.0.1:1",        // not needed for public reads
+		"KAFKA_BROKERS":         loopback.FreeAddr(t), // unreachable: the service serves without Kafka
 		"OTEL_TRACES_EXPORTER":  "none",
 		"OTEL_METRICS_EXPORTER": "prometheus",
 		"OTEL_LOGS_EXPORTER":    "none",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/httpx"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/user/app"
@@ -33,7 +33,7 @@ func testConfig(t *testing.T, dbURL string) app.Config {
 		HTTPAddr:          "127.0.0.1:0",
 		GRPCAddr:          "127.0.0.1:0",
 		DatabaseURL:       dbURL,
-		KafkaBrokers:      []string{closedAddr(t)},
+		KafkaBrokers:      []string{loopback.FreeAddr(t)},
 		Argon2MemoryKiB:   p.MemoryKiB,
 		Argon2Iterations:  p.Iterations,
 		Argon2Parallelism: p.Parallelism,
@@ -259,18 +259,4 @@ func newApp(t *testing.T, cfg app.Config) (*app.App, error) {
 	t.Helper()
 	p, _ := telemetrytest.New(t)
 	return app.New(t.Context(), cfg, p)
-}
-
-// closedAddr returns a 127.0.0.1 address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	userapp "github.com/vidstream/vidstream/services/user/app"
@@ -46,7 +46,7 @@ func startUser(t *testing.T) *userapp.App {
 		HTTPAddr:     "127.0.0.1:0",
 		GRPCAddr:     "127.0.0.1:0",
 		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
-		KafkaBrokers: []string{closedAddr(t)},
+		KafkaBrokers: []string{loopback.FreeAddr(t)},
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start user service: %v", err)
@@ -69,7 +69,7 @@ func videoConfig(t *testing.T, userGRPC, databaseURL string) app.Config {
 		GRPCAddr:         "127.0.0.1:0",
 		DatabaseURL:      databaseURL,
 		UserGRPCAddr:     userGRPC,
-		KafkaBrokers:     []string{closedAddr(t)},
+		KafkaBrokers:     []string{loopback.FreeAddr(t)},
 		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
 		ConsumerBackoff:  kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
 		// A race-detector build on a busy two-core CI machine can take
@@ -376,18 +376,4 @@ func wantProblem(t *testing.T, r response, status int, fields ...string) problem
 		}
 	}
 	return p
-}
-
-// closedAddr returns a 127.0.0.1 address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }

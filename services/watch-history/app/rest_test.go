@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
 
@@ -201,7 +202,7 @@ func private(e *env) func(t *testing.T) {
 func TestVideoServiceDown(t *testing.T) {
 	e := startDependencies(t, kafkatest.Broker(t))
 	cfg := historyConfig(t, e, sqliteBackend(t))
-	cfg.VideoGRPCAddr = closedAddr(t)
+	cfg.VideoGRPCAddr = loopback.FreeAddr(t)
 	e.startHistory(t, cfg, telemetry.Noop())
 
 	viewer := e.newUser(t)
@@ -216,7 +217,7 @@ func TestVideoServiceDown(t *testing.T) {
 func TestUserServiceDown(t *testing.T) {
 	e := startDependencies(t, kafkatest.Broker(t))
 	cfg := historyConfig(t, e, sqliteBackend(t))
-	cfg.UserGRPCAddr = closedAddr(t)
+	cfg.UserGRPCAddr = loopback.FreeAddr(t)
 	e.startHistory(t, cfg, telemetry.Noop())
 
 	assertProblem(t, e.history(t, http.MethodGet, "/v1/history", "some-token", nil), http.StatusServiceUnavailable, "")

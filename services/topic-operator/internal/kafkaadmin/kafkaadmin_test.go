@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/topic-operator/internal/kafkaadmin"
 )
@@ -103,14 +104,7 @@ func TestAgainstABroker(t *testing.T) {
 	})
 
 	// Nothing listening: unavailable, not invalid.
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	_, err = kafkaadmin.New([]string{addr}, time.Second, telemetry.Noop()).Describe(ctx, name)
+	_, err = kafkaadmin.New([]string{loopback.FreeAddr(t)}, time.Second, telemetry.Noop()).Describe(ctx, name)
 	if !kafkaadmin.IsUnavailable(err) || kafkaadmin.IsInvalid(err) {
 		t.Errorf("Describe with no broker: %v, want unavailable", err)
 	}

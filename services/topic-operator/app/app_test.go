@@ -76,12 +76,19 @@ func newNamespace(t testing.TB, c client.Client) string {
 // namespace, until t ends.
 func startOperator(t testing.TB, brokers []string) *env {
 	t.Helper()
+	return startOperatorWith(t, brokers, nil)
+}
+
+// startOperatorWith is startOperator with change applied to the
+// configuration.
+func startOperatorWith(t testing.TB, brokers []string, change func(*app.Config)) *env {
+	t.Helper()
 	cfg := k8stest.Shared(t)
 	c := newClient(t, cfg)
 	e := &env{t: t, k8s: c, ns: newNamespace(t, c), brokers: brokers}
 	p, spans := telemetrytest.New(t)
 	e.spans = spans
-	a, err := app.New(app.Config{
+	appCfg := app.Config{
 		KafkaBrokers:       brokers,
 		WatchNamespace:     e.ns,
 		MetricsAddr:        "0",
@@ -90,7 +97,11 @@ func startOperator(t testing.TB, brokers []string) *env {
 		RetryMaxDelay:      500 * time.Millisecond,
 		KafkaTimeout:       3 * time.Second,
 		SkipNameValidation: true,
-	}, cfg, p)
+	}
+	if change != nil {
+		change(&appCfg)
+	}
+	a, err := app.New(appCfg, cfg, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,6 +348,71 @@ func TestAppliesConfigChanges(t *testing.T) {
 	e.edit(kt, func(kt *messagingv1alpha1.KafkaTopic) { kt.Spec.Config = map[string]string{"retention.ms": "soon"} })
 	e.waitReady(kt, metav1.ConditionFalse, messagingv1alpha1.ReasonInvalidConfig)
 	e.waitKafka(kt.Spec.TopicName, 1, want)
+}
+
+// TestRepairsDriftInKafka: changes made to a topic behind the operator's
+// back (its settings altered, the topic deleted) are undone at the next
+// resync, with no edit of the resource.
+func TestRepairsDriftInKafka(t *testing.T) {
+	e := startOperatorWith(t, kafkatest.Broker(t), func(c *app.Config) { c.ResyncPeriod = 100 * time.Millisecond })
+	want := map[string]string{"retention.ms": "3600000"}
+	kt := e.topic(2, want, "")
+	e.create(kt)
+	e.waitReady(kt, metav1.ConditionTrue, messagingv1alpha1.ReasonReconciled)
+	e.waitKafka(kt.Spec.TopicName, 2, want)
+
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	admin := &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 5 * time.Second, Transport: transport}
+	res, err := admin.IncrementalAlterConfigs(t.Context(), &kafka.IncrementalAlterConfigsRequest{
+		Resources: []kafka.IncrementalAlterConfigsRequestResource{{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: kt.Spec.TopicName,
+			Configs: []kafka.IncrementalAlterConfigsRequestConfig{
+				{Name: "retention.ms", Value: "1000", ConfigOperation: kafka.ConfigOperationSet},
+				{Name: "cleanup.policy", Value: "compact", ConfigOperation: kafka.ConfigOperationSet},
+			},
+		}},
+	})
+	if err == nil {
+		err = res.Resources[0].Error
+	}
+	if err != nil {
+		t.Fatalf("alter the topic behind the operator's back: %v", err)
+	}
+	e.waitKafka(kt.Spec.TopicName, 2, want)
+
+	// A record tells the recreated topic from the deleted one, which a
+	// real broker may still list for a moment.
+	kafkatest.Publish(t, e.brokers, kafka.Message{Topic: kt.Spec.TopicName, Key: []byte("k"), Value: []byte("v")})
+	deleteTopic(t, e.brokers, kt.Spec.TopicName)
+	kafkatest.Eventually(t, func() error {
+		got, err := describe(t.Context(), e.brokers, kt.Spec.TopicName)
+		if err != nil {
+			return err
+		}
+		if got.partitions != 2 || !maps.Equal(got.config, want) {
+			return fmt.Errorf("kafka has %d partitions, config %v", got.partitions, got.config)
+		}
+		offsets, err := admin.ListOffsets(t.Context(), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+			kt.Spec.TopicName: {kafka.LastOffsetOf(0), kafka.LastOffsetOf(1)},
+		}})
+		if err != nil {
+			return err
+		}
+		parts := offsets.Topics[kt.Spec.TopicName]
+		if len(parts) != 2 {
+			return fmt.Errorf("offsets of %d partitions, want 2", len(parts))
+		}
+		for _, p := range parts {
+			if p.Error != nil {
+				return p.Error
+			}
+			if p.LastOffset != 0 {
+				return fmt.Errorf("partition %d ends at %d: the old topic, not recreated yet", p.Partition, p.LastOffset)
+			}
+		}
+		return nil
+	})
 }
 
 // TestAdoptsAnExistingTopic: a topic made before its KafkaTopic (by hand,

@@ -82,13 +82,16 @@ run: ## start the whole system locally (embedded broker, Jaeger, every service)
 	@go build -o $(ROOT)/.cache/devstack/bin/devstack ./services/devstack
 	$(ROOT)/.cache/devstack/bin/devstack $(ARGS)
 
-.PHONY: demo e2e
+.PHONY: demo e2e api-fuzz
 demo: ## with `make run` up: every API flow once, each trace drawn as a waterfall
 	go run ./services/loadgen demo
 
 E2E_TIMEOUT ?= 40m
 e2e: ## build and start the whole system, run the demo, check its traces in Jaeger
 	VIDSTREAM_E2E=1 go test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestEndToEnd$$' -v ./services/devstack
+
+api-fuzz: ## start the whole system on a fresh data dir, fuzz the three REST APIs against their OpenAPI documents (schemathesis), stop it
+	@hack/api-fuzz.sh --stack
 
 postgres-up: ## start PostgreSQL on 127.0.0.1:15432 (installs it with apt if missing)
 	@url="$$(hack/postgres.sh start)"; echo "export VIDSTREAM_TEST_POSTGRES_URL='$$url'"

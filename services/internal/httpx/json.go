@@ -1,11 +1,12 @@
 package httpx
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"net/http"
 	"reflect"
@@ -44,7 +45,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 //
 // Strictness is a contract, not pedantry: an unknown field is usually a
 // client's typo ("dispaly_name") that would otherwise be silently dropped,
-// and trailing data means client and server disagree on framing.
+// and trailing data means client and server disagree on framing. For the
+// same reason a null member is rejected unless its field can hold null (a
+// pointer, slice, map or interface, or a type with its own UnmarshalJSON):
+// encoding/json would leave the field as it was, so {"description": null}
+// would pass for a string the OpenAPI document says it must be.
+//
+// Numbers follow JSON Schema, which the OpenAPI documents use: an integer
+// field takes any number with a zero fractional part, so 30.0 and 3e1 are
+// 30 as much as 30 is (encoding/json alone rejects both).
 //
 // Every failure is an *apperr.Error of kind Invalid naming the problem (and
 // the field, where there is one); [WriteError] answers it with 400, or with
@@ -54,14 +63,32 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := requireJSONContentType(r); err != nil {
 		return err
 	}
-	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
 	// encoding/json decodes a literal null into a struct as "no change", so a
 	// null body would pass as an empty object and reach validation looking
 	// like a client that sent {}. No request of this API is null.
-	if isNull(body) {
+	if isNull(data) {
 		return &apperr.Error{Kind: apperr.Invalid, Message: "request body must be a JSON object, not null"}
 	}
-	dec := json.NewDecoder(body)
+	err = decodeStrict(data, dst)
+	if isIntegralNumberTypeError(err) {
+		if normalized, ok := integralNumbersAsIntegers(data); ok {
+			err = decodeStrict(normalized, dst)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return rejectNulls(data, reflect.TypeOf(dst), "")
+}
+
+// decodeStrict decodes data, which must hold exactly one JSON value, into
+// dst, rejecting unknown fields.
+func decodeStrict(data []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -69,31 +96,161 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	// A second Decode must find the end of input; anything else, even a
 	// second valid value, is trailing data.
 	var extra json.RawMessage
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-		return nil
-	case isTooLarge(err):
-		return decodeError(err)
-	default:
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return &apperr.Error{Kind: apperr.Invalid, Message: "request body must contain a single JSON value", Err: err}
 	}
+	return nil
 }
 
-// isNull reports whether the next non-space byte of body starts a JSON null
-// (the only JSON value that begins with 'n'), without consuming the value.
-func isNull(body *bufio.Reader) bool {
-	for {
-		b, err := body.Peek(1)
-		if err != nil {
-			return false
+// isIntegralNumberTypeError reports whether err is encoding/json refusing a
+// number written with a fraction or an exponent for an integer field.
+func isIntegralNumberTypeError(err error) bool {
+	var typeErr *json.UnmarshalTypeError
+	if !errors.As(err, &typeErr) || typeErr.Type == nil {
+		return false
+	}
+	lit, ok := strings.CutPrefix(typeErr.Value, "number ")
+	if !ok || !strings.ContainsAny(lit, ".eE") {
+		return false
+	}
+	t := typeErr.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// integralNumbersAsIntegers rewrites data with every number that has a
+// zero fractional part and fits an int64 in plain integer notation (30.0
+// and 3e1 become 30). It reports false when data is not JSON or has no
+// such number.
+func integralNumbersAsIntegers(data []byte) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	changed := false
+	var walk func(any) any
+	walk = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				v[k] = walk(e)
+			}
+		case []any:
+			for i, e := range v {
+				v[i] = walk(e)
+			}
+		case json.Number:
+			if i, ok := integralNumber(string(v)); ok {
+				changed = true
+				return json.Number(strconv.FormatInt(i, 10))
+			}
 		}
-		switch b[0] {
-		case ' ', '\t', '\r', '\n':
-			_, _ = body.Discard(1)
-		default:
-			return b[0] == 'n'
+		return v
+	}
+	v = walk(v)
+	if !changed {
+		return nil, false
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// integralNumber returns the value of a JSON number literal written with a
+// fraction or an exponent when it is a whole number that fits an int64.
+func integralNumber(lit string) (int64, bool) {
+	if !strings.ContainsAny(lit, ".eE") {
+		return 0, false
+	}
+	// A huge exponent cannot give an int64 and would be costly to expand.
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(lit[i+1:])
+		if err != nil || exp > 400 || exp < -400 {
+			return 0, false
 		}
 	}
+	// Exact: no precision to round a fraction away.
+	r, ok := new(big.Rat).SetString(lit)
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	return r.Num().Int64(), true
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// rejectNulls fails on the first member of the JSON object data that is
+// null while the matching field of struct type t (pointers followed) cannot
+// hold null, descending into members that are structs themselves. prefix
+// is the dotted path of data's object, for the field name in the error.
+func rejectNulls(data []byte, t reflect.Type, prefix string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return nil
+	}
+	// data decoded into a struct, so it is an object (a null member of a
+	// struct field aside, which never reaches here).
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return &apperr.Error{Kind: apperr.Invalid, Message: "request body must be a JSON object", Err: err}
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		for key, raw := range members {
+			// encoding/json matches member names to fields case-insensitively.
+			if !strings.EqualFold(key, name) {
+				continue
+			}
+			if string(bytes.TrimSpace(raw)) == "null" {
+				if !nullable(f.Type) {
+					return apperr.InvalidField(prefix+name, "must not be null")
+				}
+				continue
+			}
+			if err := rejectNulls(raw, f.Type, prefix+name+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nullable reports whether encoding/json gives a JSON null a meaning for a
+// field of type t: nil for pointers, slices, maps and interfaces, whatever
+// the type's own UnmarshalJSON makes of it.
+func nullable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		return true
+	}
+	return t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler)
+}
+
+// isNull reports whether data, leading whitespace aside, starts a JSON null
+// (the only JSON value that begins with 'n').
+func isNull(data []byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && data[0] == 'n'
 }
 
 func requireJSONContentType(r *http.Request) error {
@@ -161,11 +318,6 @@ func unknownField(err error) (string, bool) {
 		return "", false
 	}
 	return name, true
-}
-
-func isTooLarge(err error) bool {
-	var tooLarge *http.MaxBytesError
-	return errors.As(err, &tooLarge)
 }
 
 // jsonType names a Go type the way a client of a JSON API thinks of it.

@@ -154,3 +154,65 @@ func TestWriteJSONUnencodableValueIs500(t *testing.T) {
 		t.Errorf("Content-Type = %q", got)
 	}
 }
+
+// Found by the API fuzzer (make api-fuzz): JSON Schema, which the OpenAPI
+// documents use, calls any number with a zero fractional part an integer,
+// and encoding/json rejected 30.0 and 3e1 for an int.
+func TestDecodeJSONAcceptsIntegralNumbersForIntegers(t *testing.T) {
+	srv := decodeServer(t)
+	for _, body := range []string{
+		`{"title":"a.0","duration_seconds":30.0,"meta":{"views":2.0}}`,
+		`{"title":"a.0","duration_seconds":3e1,"meta":{"views":0.2E1}}`,
+		`{"title":"a.0","duration_seconds":300e-1,"meta":{"views":2}}`,
+	} {
+		resp := do(t, srv, request{method: http.MethodPost, path: "/videos", body: body,
+			headers: map[string]string{"Content-Type": "application/json"}})
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s: status = %d: %s", body, resp.StatusCode, resp.body)
+		}
+		var got createVideo
+		if err := json.Unmarshal(resp.body, &got); err != nil || got.Duration != 30 || got.Meta.Views != 2 || got.Title != "a.0" {
+			t.Errorf("%s: echo = %s (%v)", body, resp.body, err)
+		}
+	}
+	for _, body := range []string{
+		`{"duration_seconds":30.5}`,
+		`{"duration_seconds":3.05e1}`,
+		`{"duration_seconds":1e19}`,
+		`{"duration_seconds":1e999999999}`,
+	} {
+		resp := do(t, srv, request{method: http.MethodPost, path: "/videos", body: body,
+			headers: map[string]string{"Content-Type": "application/json"}})
+		if prob := problem(t, resp, http.StatusBadRequest); len(prob.Errors) != 1 || prob.Errors[0].Field != "duration_seconds" {
+			t.Errorf("%s: errors = %+v, want one naming duration_seconds", body, prob.Errors)
+		}
+	}
+}
+
+// Found by the API fuzzer (make api-fuzz): encoding/json leaves a field as
+// it was for a null member, so {"description": null} passed for a string.
+func TestDecodeJSONRejectsNullForNonNullableFields(t *testing.T) {
+	srv := decodeServer(t)
+	for body, field := range map[string]string{
+		`{"title":null}`:            "title",
+		`{"Title":null}`:            "title",
+		`{"duration_seconds":null}`: "duration_seconds",
+		`{"owner_id":null}`:         "owner_id",
+		`{"meta":null}`:             "meta",
+		`{"meta":{"views":null}}`:   "meta.views",
+		`{"title":"a","meta":{"views":1},"duration_seconds": null }`: "duration_seconds",
+	} {
+		resp := do(t, srv, request{method: http.MethodPost, path: "/videos", body: body,
+			headers: map[string]string{"Content-Type": "application/json"}})
+		prob := problem(t, resp, http.StatusBadRequest)
+		if len(prob.Errors) != 1 || prob.Errors[0].Field != field || prob.Errors[0].Detail != "must not be null" {
+			t.Errorf("%s: errors = %+v, want %q must not be null", body, prob.Errors, field)
+		}
+	}
+	// A slice holds null (as nil).
+	resp := do(t, srv, request{method: http.MethodPost, path: "/videos", body: `{"title":"a","tags":null}`,
+		headers: map[string]string{"Content-Type": "application/json"}})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("null slice: status = %d: %s", resp.StatusCode, resp.body)
+	}
+}

@@ -83,7 +83,8 @@ func TestQueryInt(t *testing.T) {
 		wantErr bool
 	}{
 		{"", 20, false},
-		{"limit=", 20, false},
+		{"limit=", 0, true},
+		{"other=1", 20, false},
 		{"limit=1", 1, false},
 		{"limit=100", 100, false},
 		{"limit=0", 0, true},

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -23,7 +24,8 @@ import (
 //  4. access log, one line per request, with trace ids from the context;
 //  5. panic recovery answering a 500 problem, inside the log and the span so
 //     both see that status;
-//  6. the 1 MiB body limit.
+//  6. the 1 MiB body limit;
+//  7. static segments win (see [staticSegmentsWin]).
 //
 // Unknown paths and methods are answered with problem+json 404 and 405.
 func NewRouter(p telemetry.Providers, serviceName string) chi.Router {
@@ -40,6 +42,7 @@ func NewRouter(p telemetry.Providers, serviceName string) chi.Router {
 		accessLog(p.Logger),
 		recoverPanic,
 		limitBody,
+		staticSegmentsWin(r),
 	)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		markUnmatched(r.Context())
@@ -81,25 +84,80 @@ var candidateMethods = []string{
 // handler, so a custom one asks the router which methods match the path.
 func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		markUnmatched(r.Context())
-		path := r.URL.RawPath
-		if path == "" {
-			path = r.URL.Path
+		allow, _ := allowedMethods(routes, routePath(r))
+		writeMethodNotAllowed(w, r, allow)
+	}
+}
+
+func writeMethodNotAllowed(w http.ResponseWriter, r *http.Request, allow []string) {
+	markUnmatched(r.Context())
+	for _, m := range allow {
+		w.Header().Add("Allow", m)
+	}
+	status := http.StatusMethodNotAllowed
+	writeProblem(w, Problem{
+		Type:      ProblemTypeBase + "method_not_allowed",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    "method " + r.Method + " is not allowed on " + r.URL.Path,
+		Instance:  r.URL.Path,
+		RequestID: RequestID(r.Context()),
+		TraceID:   traceID(r.Context()),
+	})
+}
+
+// routePath is the path chi routes on: the escaped form when the URL has
+// one.
+func routePath(r *http.Request) string {
+	if r.URL.RawPath != "" {
+		return r.URL.RawPath
+	}
+	return r.URL.Path
+}
+
+// allowedMethods returns the methods of the resource a path names, and that
+// resource's route pattern ("" when no route matches). When a literal route
+// and a parameterised one both match ("/v1/videos/popular" and
+// "/v1/videos/{id}"), the path names the literal one, as in OpenAPI, where
+// a concrete path wins over a templated one: the methods that only the
+// parameterised route has do not apply to it.
+func allowedMethods(routes chi.Routes, path string) (allow []string, pattern string) {
+	patterns := make([]string, len(candidateMethods))
+	for i, m := range candidateMethods {
+		patterns[i] = routes.Find(chi.NewRouteContext(), m, path)
+		if p := patterns[i]; p != "" && (pattern == "" || params(p) < params(pattern)) {
+			pattern = p
 		}
-		for _, m := range candidateMethods {
-			if routes.Match(chi.NewRouteContext(), m, path) {
-				w.Header().Add("Allow", m)
+	}
+	for i, m := range candidateMethods {
+		if patterns[i] != "" && patterns[i] == pattern {
+			allow = append(allow, m)
+		}
+	}
+	return allow, pattern
+}
+
+// params counts the parameters of a route pattern.
+func params(pattern string) int { return strings.Count(pattern, "{") }
+
+// staticSegmentsWin answers 405 for a method that only a parameterised
+// route has when a literal route names the path. chi falls back from a
+// literal segment that lacks the method to a parameter at the same level,
+// so without this PATCH /v1/videos/popular would reach the handler of
+// PATCH /v1/videos/{id} with the id "popular" and be answered as a bad id,
+// while the OpenAPI document (and GET) say the path is the popular list,
+// which has no PATCH.
+func staticSegmentsWin(routes chi.Routes) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			path := routePath(r)
+			if p := routes.Find(chi.NewRouteContext(), r.Method, path); p != "" && params(p) > 0 {
+				if allow, best := allowedMethods(routes, path); best != p {
+					writeMethodNotAllowed(w, r, allow)
+					return
+				}
 			}
-		}
-		status := http.StatusMethodNotAllowed
-		writeProblem(w, Problem{
-			Type:      ProblemTypeBase + "method_not_allowed",
-			Title:     http.StatusText(status),
-			Status:    status,
-			Detail:    "method " + r.Method + " is not allowed on " + r.URL.Path,
-			Instance:  r.URL.Path,
-			RequestID: RequestID(r.Context()),
-			TraceID:   traceID(r.Context()),
+			next.ServeHTTP(w, r)
 		})
 	}
 }

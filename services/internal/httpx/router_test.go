@@ -185,6 +185,38 @@ func TestRouterWrongMethodIsProblem405WithAllow(t *testing.T) {
 	}
 }
 
+// Found by the API fuzzer (make api-fuzz): chi falls back from a literal
+// segment lacking the method to a parameter beside it, so PATCH
+// /v1/videos/popular reached PATCH /v1/videos/{id}'s handler with the id
+// "popular", and a 405 on the literal path listed the parameter's methods.
+func TestRouterLiteralSegmentWinsOverParameter(t *testing.T) {
+	r := httpx.NewRouter(telemetry.Noop(), "video")
+	r.Get("/v1/videos/popular", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	r.Get("/v1/videos/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	r.Patch("/v1/videos/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	r.Delete("/v1/videos/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := serve(t, r)
+
+	for _, m := range []string{http.MethodPatch, http.MethodDelete, http.MethodPost} {
+		resp := do(t, srv, request{method: m, path: "/v1/videos/popular"})
+		problem(t, resp, http.StatusMethodNotAllowed)
+		if allow := resp.Header.Values("Allow"); strings.Join(allow, ",") != "GET" {
+			t.Errorf("%s /v1/videos/popular: Allow = %q, want [GET]", m, allow)
+		}
+	}
+	if resp := do(t, srv, request{method: http.MethodGet, path: "/v1/videos/popular"}); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/videos/popular: %d", resp.StatusCode)
+	}
+	if resp := do(t, srv, request{method: http.MethodPatch, path: "/v1/videos/other"}); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("PATCH /v1/videos/other: %d, want the {id} route", resp.StatusCode)
+	}
+	resp := do(t, srv, request{method: http.MethodPost, path: "/v1/videos/other"})
+	problem(t, resp, http.StatusMethodNotAllowed)
+	if allow := resp.Header.Values("Allow"); strings.Join(allow, ",") != "GET,PATCH,DELETE" {
+		t.Errorf("POST /v1/videos/other: Allow = %q, want [GET PATCH DELETE]", allow)
+	}
+}
+
 func TestRouterRecoversPanicAsProblem500(t *testing.T) {
 	p, rec := telemetrytest.New(t)
 	logs := &syncBuffer{}

@@ -124,6 +124,10 @@ func TestCreateRejectsBadInput(t *testing.T) {
 				"episode bare":           {body: with(episode, "series_title", "DELETE", "season", "DELETE", "episode", "DELETE"), fields: []string{"series_title", "season", "episode"}},
 				"episode zero":           {body: with(episode, "episode", 0), fields: []string{"episode"}},
 				"several at once":        {body: with(movie, "title", "", "duration_seconds", 0), fields: []string{"title", "duration_seconds"}},
+				// Found by the API fuzzer (make api-fuzz): a null for a
+				// string was taken as absent, so a null description passed.
+				"null description": {body: with(movie, "description", nil), fields: []string{"description"}},
+				"null title":       {body: with(movie, "title", nil), fields: []string{"title"}},
 			} {
 				t.Run(name, func(t *testing.T) {
 					wantProblem(t, e.video(t, http.MethodPost, "/v1/videos", u.token, tc.body), http.StatusBadRequest, tc.fields...)
@@ -134,6 +138,12 @@ func TestCreateRejectsBadInput(t *testing.T) {
 				e.create(t, u.token, with(movie, "title", strings.Repeat("é", 200), "description", strings.Repeat("d", 5000),
 					"duration_seconds", 172800, "release_year", thisYear+5))
 				e.create(t, u.token, with(movie, "release_year", 1870, "duration_seconds", 1, "series_title", nil, "season", nil))
+				// Found by the API fuzzer: JSON Schema calls 600.0 and 1.927e3
+				// integers, and so does the OpenAPI document; they were 400s.
+				v := e.create(t, u.token, `{"title":"Whole","kind":"episode","duration_seconds":600.0,"release_year":1.927e3,"series_title":"S","season":2.0,"episode":1E1}`)
+				if v.DurationSeconds != 600 || v.ReleaseYear == nil || *v.ReleaseYear != 1927 || v.Season == nil || *v.Season != 2 || v.Episode == nil || *v.Episode != 10 {
+					t.Fatalf("integral numbers stored as %+v", v)
+				}
 			})
 
 			t.Run("body over 1 MiB", func(t *testing.T) {
@@ -471,6 +481,10 @@ func TestListPagination(t *testing.T) {
 					wantProblem(t, e.video(t, http.MethodGet, "/v1/videos?cursor="+url.QueryEscape(c), "", nil), http.StatusBadRequest, "cursor")
 				}
 				wantProblem(t, e.video(t, http.MethodGet, "/v1/videos?kind=short", "", nil), http.StatusBadRequest, "kind")
+				// Found by the API fuzzer (make api-fuzz): empty values were
+				// taken as absent, though neither is a kind or an integer.
+				wantProblem(t, e.video(t, http.MethodGet, "/v1/videos?kind=", "", nil), http.StatusBadRequest, "kind")
+				wantProblem(t, e.video(t, http.MethodGet, "/v1/videos?limit=", "", nil), http.StatusBadRequest, "limit")
 			})
 		})
 	}
@@ -536,7 +550,8 @@ func TestPopular(t *testing.T) {
 			if len(p.Items) != 2 || p.Items[0].ID != want[0] || p.Items[1].ID != want[1] {
 				t.Fatalf("popular?limit=2: %+v", p.Items)
 			}
-			for _, q := range []string{"limit=0", "limit=101", "limit=x"} {
+			// "limit=" (empty) found by the API fuzzer: it was taken as absent.
+			for _, q := range []string{"limit=0", "limit=101", "limit=x", "limit="} {
 				wantProblem(t, e.video(t, http.MethodGet, "/v1/videos/popular?"+q, "", nil), http.StatusBadRequest, "limit")
 			}
 		})
@@ -558,6 +573,17 @@ func TestOperationalEndpoints(t *testing.T) {
 			wantProblem(t, r, http.StatusMethodNotAllowed)
 			if allow := r.header.Values("Allow"); !slices.Contains(allow, http.MethodGet) || !slices.Contains(allow, http.MethodPost) {
 				t.Fatalf("Allow = %v", allow)
+			}
+			// Found by the API fuzzer (make api-fuzz): /v1/videos/popular has
+			// only GET, but PATCH and DELETE fell through to /v1/videos/{id}
+			// (400 "invalid id"), and the Allow header listed them.
+			u := e.newUser(t)
+			for _, m := range []string{http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+				r := e.video(t, m, "/v1/videos/popular", u.token, `{}`)
+				wantProblem(t, r, http.StatusMethodNotAllowed)
+				if allow := r.header.Values("Allow"); !slices.Equal(allow, []string{http.MethodGet}) {
+					t.Fatalf("%s /v1/videos/popular: Allow = %v, want [GET]", m, allow)
+				}
 			}
 		})
 	}

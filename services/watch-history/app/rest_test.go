@@ -55,6 +55,21 @@ func progressLifecycle(e *env) func(t *testing.T) {
 		if got = e.put(t, viewer, v.ID, 100); got.PositionSeconds != 100 {
 			t.Fatalf("position at the very end = %+v", got)
 		}
+		// Found by the API fuzzer (make api-fuzz): JSON Schema, which the
+		// OpenAPI document uses, calls 30.0 and 3e1 integers; they were 400s.
+		for _, body := range []string{`{"position_seconds": 30.0}`, `{"position_seconds": 3e1}`} {
+			r := e.history(t, http.MethodPut, "/v1/history/"+v.ID, viewer.token, body)
+			var entry struct {
+				PositionSeconds int `json:"position_seconds"`
+			}
+			if r.status != http.StatusOK {
+				t.Fatalf("PUT %s: %d %s", body, r.status, r.body)
+			}
+			if r.decode(t, &entry); entry.PositionSeconds != 30 {
+				t.Fatalf("PUT %s: position %d, want 30", body, entry.PositionSeconds)
+			}
+		}
+		got = e.put(t, viewer, v.ID, 100)
 
 		p := e.list(t, viewer, "")
 		if len(p.Items) != 1 || p.NextCursor != nil || p.Items[0] != got {
@@ -118,6 +133,8 @@ func rejects(e *env) func(t *testing.T) {
 			{"list limit zero", http.MethodGet, "/v1/history?limit=0", viewer.token, nil, nil, http.StatusBadRequest, "limit"},
 			{"list limit too big", http.MethodGet, "/v1/history?limit=101", viewer.token, nil, nil, http.StatusBadRequest, "limit"},
 			{"list limit not a number", http.MethodGet, "/v1/history?limit=ten", viewer.token, nil, nil, http.StatusBadRequest, "limit"},
+			// Found by the API fuzzer (make api-fuzz): an empty limit was taken as absent.
+			{"list limit empty", http.MethodGet, "/v1/history?limit=", viewer.token, nil, nil, http.StatusBadRequest, "limit"},
 			{"list malformed cursor", http.MethodGet, "/v1/history?cursor=" + url.QueryEscape("not a cursor"), viewer.token, nil, nil, http.StatusBadRequest, "cursor"},
 			{"delete without token", http.MethodDelete, put, "", nil, nil, http.StatusUnauthorized, ""},
 			{"delete malformed id", http.MethodDelete, "/v1/history/42", viewer.token, nil, nil, http.StatusBadRequest, "video_id"},

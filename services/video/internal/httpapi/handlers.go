@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 
@@ -56,6 +57,12 @@ func (h *handlers) getVideo(w http.ResponseWriter, r *http.Request) {
 
 func (h *handlers) listVideos(w http.ResponseWriter, r *http.Request) {
 	q := domain.ListQuery{Kind: domain.Kind(r.URL.Query().Get("kind"))}
+	// An empty ?kind= is not one of the kinds: rejected, not taken as "no
+	// filter", which only an absent kind means.
+	if r.URL.Query().Has("kind") && q.Kind == "" {
+		httpx.WriteError(w, r, apperr.InvalidField("kind", fmt.Sprintf("must be %q or %q", domain.KindMovie, domain.KindEpisode)))
+		return
+	}
 	var err error
 	if q.Limit, err = httpx.QueryInt(r, "limit", domain.DefaultPageSize, 1, domain.MaxPageSize); err != nil {
 		httpx.WriteError(w, r, err)

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +61,7 @@ func FuzzPutProgress(f *testing.F) {
 	for _, seed := range []string{
 		`{"position_seconds": 10}`, `{"position_seconds": 0}`, `{"position_seconds": 600}`,
 		`{"position_seconds": 601}`, `{"position_seconds": -1}`, `{"position_seconds": 1.5}`,
-		`{"position_seconds": 1e2}`, `{"position_seconds": "10"}`, `{"position_seconds": null}`,
+		`{"position_seconds": 1e2}`, `{"position_seconds": 100.0}`, `{"position_seconds": 6.005e2}`, `{"position_seconds": "10"}`, `{"position_seconds": null}`,
 		`{"position_seconds": 10, "extra": 1}`, `{"position_seconds": 10} {}`, `{}`, `[]`, `null`, ``,
 		`{"position_seconds": 99999999999999999999999}`, `{"POSITION_SECONDS": 5}`, `{"position_seconds":`,
 	} {
@@ -104,13 +106,15 @@ func FuzzPutProgress(f *testing.F) {
 
 // validPosition is an independent statement of what the contract accepts:
 // one JSON object with exactly the integer field position_seconds in
-// [0, 600], and nothing after it. (encoding/json matches field names case-
+// [0, 600], and nothing after it. An integer is one in JSON Schema's sense,
+// as the OpenAPI document says: any number with a zero fractional part, so
+// 1e2 and 100.0 are 100. (encoding/json matches field names case-
 // insensitively, so the oracle does too.)
 func validPosition(body []byte) (int, bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req struct {
-		PositionSeconds *int `json:"position_seconds"`
+		PositionSeconds *json.RawMessage `json:"position_seconds"`
 	}
 	if err := dec.Decode(&req); err != nil || req.PositionSeconds == nil {
 		return 0, false
@@ -119,6 +123,19 @@ func validPosition(body []byte) (int, bool) {
 	if err := dec.Decode(&rest); !errors.Is(err, io.EOF) {
 		return 0, false
 	}
-	p := *req.PositionSeconds
-	return p, p >= 0 && p <= 600
+	lit := string(*req.PositionSeconds)
+	if lit == "" || (lit[0] != '-' && (lit[0] < '0' || lit[0] > '9')) {
+		return 0, false // not a number
+	}
+	// A huge exponent is never in range; big.Rat would expand it.
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		if exp, err := strconv.Atoi(lit[i+1:]); err != nil || exp > 10 {
+			return 0, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(lit)
+	if !ok || !r.IsInt() || r.Sign() < 0 || r.Cmp(big.NewRat(600, 1)) > 0 {
+		return 0, false
+	}
+	return int(r.Num().Int64()), true
 }

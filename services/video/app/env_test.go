@@ -1,12 +1,9 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/loopback"
@@ -35,7 +33,7 @@ type env struct {
 	userURL  string
 	videoURL string
 	grpcAddr string
-	http     *http.Client
+	client   *httpxtest.Client
 }
 
 // startUser runs the real user service and returns it for the video service
@@ -157,7 +155,7 @@ func newEnvDB(t *testing.T, db backend, p telemetry.Providers) (*env, string) {
 		userURL:  "http://" + ua.HTTPAddr(),
 		videoURL: "http://" + va.HTTPAddr(),
 		grpcAddr: va.GRPCAddr(),
-		http:     &http.Client{Timeout: 10 * time.Second},
+		client:   &httpxtest.Client{HTTP: &http.Client{Timeout: 10 * time.Second}},
 	}, dbURL
 }
 
@@ -188,64 +186,13 @@ func newEnvWithViews(t *testing.T, db backend) (*env, func(t *testing.T, id stri
 	}
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+// response is a response read in full.
+type response = httpxtest.Response
 
-func (r response) decode(t *testing.T, dst any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, dst); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
-	}
-}
-
-// request sends one request; body may be nil, a string/[]byte sent as is, or
-// any other value encoded as JSON. A non-empty body gets Content-Type
-// application/json unless a "Content-Type" header is given.
+// request sends one request (httpxtest.Client.Do).
 func (e *env) request(t *testing.T, method, url, token string, body any, headers ...string) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	if resp.StatusCode >= 500 {
-		t.Errorf("%s %s: server error %d: %s", method, url, resp.StatusCode, raw)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+	return e.client.Do(t, method, url, token, body, headers...)
 }
 
 // video calls the video service.
@@ -269,18 +216,18 @@ func (e *env) newUser(t *testing.T) user {
 	r := e.request(t, http.MethodPost, e.userURL+"/v1/users", "", map[string]string{
 		"email": email, "password": password, "display_name": "Viewer",
 	})
-	if r.status != http.StatusCreated {
-		t.Fatalf("create user: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create user: %d %s", r.Status, r.Body)
 	}
 	r = e.request(t, http.MethodPost, e.userURL+"/v1/sessions", "", map[string]string{"email": email, "password": password})
-	if r.status != http.StatusCreated {
-		t.Fatalf("create session: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create session: %d %s", r.Status, r.Body)
 	}
 	var s struct {
 		Token  string `json:"token"`
 		UserID string `json:"user_id"`
 	}
-	r.decode(t, &s)
+	r.Decode(t, &s)
 	return user{id: s.UserID, token: s.Token}
 }
 
@@ -288,8 +235,8 @@ func (e *env) newUser(t *testing.T) user {
 func (e *env) logout(t *testing.T, u user) {
 	t.Helper()
 	r := e.request(t, http.MethodDelete, e.userURL+"/v1/sessions/current", u.token, nil)
-	if r.status != http.StatusNoContent {
-		t.Fatalf("logout: %d %s", r.status, r.body)
+	if r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -328,11 +275,11 @@ func episodeReq(title string) map[string]any {
 func (e *env) create(t *testing.T, token string, body any) videoBody {
 	t.Helper()
 	r := e.video(t, http.MethodPost, "/v1/videos", token, body)
-	if r.status != http.StatusCreated {
-		t.Fatalf("create video: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create video: %d %s", r.Status, r.Body)
 	}
 	var v videoBody
-	r.decode(t, &v)
+	r.Decode(t, &v)
 	return v
 }
 
@@ -353,16 +300,16 @@ type problemBody struct {
 // fields are given, that the body names each of them.
 func wantProblem(t *testing.T, r response, status int, fields ...string) problemBody {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.Status, status, r.Body)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
 	var p problemBody
-	r.decode(t, &p)
+	r.Decode(t, &p)
 	if p.Status != status || p.Title == "" || p.Type == "" {
-		t.Fatalf("incomplete problem: %s", r.body)
+		t.Fatalf("incomplete problem: %s", r.Body)
 	}
 	for _, f := range fields {
 		found := false
@@ -372,7 +319,7 @@ func wantProblem(t *testing.T, r response, status int, fields ...string) problem
 			}
 		}
 		if !found {
-			t.Fatalf("problem does not name field %q: %s", f, r.body)
+			t.Fatalf("problem does not name field %q: %s", f, r.Body)
 		}
 	}
 	return p

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
+	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -40,7 +41,7 @@ func newKafkaEnv(t *testing.T, db backend, brokers []string, p telemetry.Provide
 		userURL:  "http://" + ua.HTTPAddr(),
 		videoURL: "http://" + va.HTTPAddr(),
 		grpcAddr: va.GRPCAddr(),
-		http:     &http.Client{Timeout: 10 * time.Second},
+		client:   &httpxtest.Client{HTTP: &http.Client{Timeout: 10 * time.Second}},
 	}, cfg.ViewCounterGroup
 }
 
@@ -63,20 +64,20 @@ func TestPublishesCatalogEvents(t *testing.T) {
 			v := e.create(t, owner.token, movieReq("Metropolis"))
 			path := "/v1/videos/" + v.ID
 			r := e.video(t, http.MethodPatch, path, owner.token, map[string]any{"title": "Metropolis (1927)", "duration_seconds": 9180})
-			if r.status != http.StatusOK {
-				t.Fatalf("patch: %d %s", r.status, r.body)
+			if r.Status != http.StatusOK {
+				t.Fatalf("patch: %d %s", r.Status, r.Body)
 			}
 			var patched videoBody
-			r.decode(t, &patched)
+			r.Decode(t, &patched)
 			// Neither a patch that changes nothing nor a refused one
 			// publishes anything.
-			if r := e.video(t, http.MethodPatch, path, owner.token, map[string]any{"title": "Metropolis (1927)"}); r.status != http.StatusOK {
-				t.Fatalf("no-op patch: %d %s", r.status, r.body)
+			if r := e.video(t, http.MethodPatch, path, owner.token, map[string]any{"title": "Metropolis (1927)"}); r.Status != http.StatusOK {
+				t.Fatalf("no-op patch: %d %s", r.Status, r.Body)
 			}
 			wantProblem(t, e.video(t, http.MethodPatch, path, stranger.token, map[string]any{"title": "Stolen"}), http.StatusForbidden)
 			wantProblem(t, e.video(t, http.MethodDelete, path, stranger.token, nil), http.StatusForbidden)
-			if r := e.video(t, http.MethodDelete, path, owner.token, nil); r.status != http.StatusNoContent {
-				t.Fatalf("delete: %d %s", r.status, r.body)
+			if r := e.video(t, http.MethodDelete, path, owner.token, nil); r.Status != http.StatusNoContent {
+				t.Fatalf("delete: %d %s", r.Status, r.Body)
 			}
 
 			// One video's events share a key and so a partition, in commit
@@ -186,7 +187,7 @@ func TestViewCounter(t *testing.T) {
 			views := func(id string, want int64) func() error {
 				return func() error {
 					var v videoBody
-					e.video(t, http.MethodGet, "/v1/videos/"+id, "", nil).decode(t, &v)
+					e.video(t, http.MethodGet, "/v1/videos/"+id, "", nil).Decode(t, &v)
 					if v.ViewCount != want {
 						return fmt.Errorf("video %s has %d views, want %d", id, v.ViewCount, want)
 					}

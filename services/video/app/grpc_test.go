@@ -122,8 +122,8 @@ func TestGRPC(t *testing.T) {
 
 			t.Run("deleted video is NOT_FOUND", func(t *testing.T) {
 				v := e.create(t, u.token, movieReq("Short-lived"))
-				if r := e.video(t, http.MethodDelete, "/v1/videos/"+v.ID, u.token, nil); r.status != http.StatusNoContent {
-					t.Fatalf("delete: %d", r.status)
+				if r := e.video(t, http.MethodDelete, "/v1/videos/"+v.ID, u.token, nil); r.Status != http.StatusNoContent {
+					t.Fatalf("delete: %d", r.Status)
 				}
 				_, err := client.GetVideo(t.Context(), &videov1.GetVideoRequest{Id: v.ID})
 				wantCode(t, err, codes.NotFound)

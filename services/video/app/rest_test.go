@@ -18,26 +18,26 @@ func TestCreateAndGet(t *testing.T) {
 			u := e.newUser(t)
 
 			r := e.video(t, http.MethodPost, "/v1/videos", u.token, movieReq("  Metropolis  "))
-			if r.status != http.StatusCreated {
-				t.Fatalf("create: %d %s", r.status, r.body)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
 			}
-			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 				t.Fatalf("Content-Type = %q", ct)
 			}
 			var m videoBody
-			r.decode(t, &m)
-			if loc := r.header.Get("Location"); loc != "/v1/videos/"+m.ID {
+			r.Decode(t, &m)
+			if loc := r.Header.Get("Location"); loc != "/v1/videos/"+m.ID {
 				t.Fatalf("Location = %q", loc)
 			}
 			if m.Title != "Metropolis" || m.Kind != "movie" || m.DurationSeconds != 5400 || m.Description != "A film." ||
 				m.ReleaseYear == nil || *m.ReleaseYear != 2001 || m.SeriesTitle != nil || m.Season != nil || m.Episode != nil ||
 				m.OwnerID != u.id || m.Status != "ready" || m.ViewCount != 0 || m.CreatedAt.IsZero() || !m.CreatedAt.Equal(m.UpdatedAt) {
-				t.Fatalf("unexpected movie: %s", r.body)
+				t.Fatalf("unexpected movie: %s", r.Body)
 			}
 			// Every documented member is present, nulls included.
 			for _, key := range []string{`"series_title":null`, `"season":null`, `"episode":null`} {
-				if !strings.Contains(string(r.body), key) {
-					t.Fatalf("body lacks %s: %s", key, r.body)
+				if !strings.Contains(string(r.Body), key) {
+					t.Fatalf("body lacks %s: %s", key, r.Body)
 				}
 			}
 
@@ -49,11 +49,11 @@ func TestCreateAndGet(t *testing.T) {
 			// Reading is public: no token.
 			for _, want := range []videoBody{m, ep} {
 				r := e.video(t, http.MethodGet, "/v1/videos/"+want.ID, "", nil)
-				if r.status != http.StatusOK {
-					t.Fatalf("get: %d %s", r.status, r.body)
+				if r.Status != http.StatusOK {
+					t.Fatalf("get: %d %s", r.Status, r.Body)
 				}
 				var got videoBody
-				r.decode(t, &got)
+				r.Decode(t, &got)
 				if got.ID != want.ID || got.Title != want.Title || !got.CreatedAt.Equal(want.CreatedAt) || got.OwnerID != want.OwnerID {
 					t.Fatalf("get returned %+v, want %+v", got, want)
 				}
@@ -182,7 +182,7 @@ func TestAuthentication(t *testing.T) {
 					}
 					r := e.video(t, tc.method, tc.path, "", tc.body, "Authorization", "Basic dXNlcjpwYXNz")
 					wantProblem(t, r, http.StatusUnauthorized)
-					if r.header.Get("WWW-Authenticate") == "" {
+					if r.Header.Get("WWW-Authenticate") == "" {
 						t.Fatal("401 without WWW-Authenticate")
 					}
 					wantProblem(t, e.video(t, tc.method, tc.path, "not-a-real-token", tc.body), http.StatusUnauthorized)
@@ -200,8 +200,8 @@ func TestAuthentication(t *testing.T) {
 				wantProblem(t, e.video(t, http.MethodPatch, "/v1/videos/"+v.ID, u.token, patch), http.StatusUnauthorized)
 				wantProblem(t, e.video(t, http.MethodDelete, "/v1/videos/"+v.ID, u.token, nil), http.StatusUnauthorized)
 				// Reading stays public.
-				if r := e.video(t, http.MethodGet, "/v1/videos/"+v.ID, u.token, nil); r.status != http.StatusOK {
-					t.Fatalf("public read after logout: %d", r.status)
+				if r := e.video(t, http.MethodGet, "/v1/videos/"+v.ID, u.token, nil); r.Status != http.StatusOK {
+					t.Fatalf("public read after logout: %d", r.Status)
 				}
 			})
 		})
@@ -246,17 +246,17 @@ func TestUpdate(t *testing.T) {
 
 			t.Run("owner changes fields", func(t *testing.T) {
 				r := patch(t, owner.token, path, map[string]any{"title": " Renamed ", "duration_seconds": 6000})
-				if r.status != http.StatusOK {
-					t.Fatalf("patch: %d %s", r.status, r.body)
+				if r.Status != http.StatusOK {
+					t.Fatalf("patch: %d %s", r.Status, r.Body)
 				}
 				var got videoBody
-				r.decode(t, &got)
+				r.Decode(t, &got)
 				if got.Title != "Renamed" || got.DurationSeconds != 6000 || got.Description != m.Description ||
 					got.ReleaseYear == nil || *got.ReleaseYear != 2001 || got.UpdatedAt.Before(m.UpdatedAt) || !got.CreatedAt.Equal(m.CreatedAt) {
-					t.Fatalf("unexpected result: %s", r.body)
+					t.Fatalf("unexpected result: %s", r.Body)
 				}
 				var fetched videoBody
-				e.video(t, http.MethodGet, path, "", nil).decode(t, &fetched)
+				e.video(t, http.MethodGet, path, "", nil).Decode(t, &fetched)
 				if fetched.Title != "Renamed" || !fetched.UpdatedAt.Equal(got.UpdatedAt) {
 					t.Fatalf("GET after PATCH: %+v", fetched)
 				}
@@ -264,24 +264,24 @@ func TestUpdate(t *testing.T) {
 
 			t.Run("null clears, merge-patch media type", func(t *testing.T) {
 				r := patch(t, owner.token, path, `{"release_year": null, "description": null}`, "Content-Type", "application/merge-patch+json")
-				if r.status != http.StatusOK {
-					t.Fatalf("patch: %d %s", r.status, r.body)
+				if r.Status != http.StatusOK {
+					t.Fatalf("patch: %d %s", r.Status, r.Body)
 				}
 				var got videoBody
-				r.decode(t, &got)
+				r.Decode(t, &got)
 				if got.ReleaseYear != nil || got.Description != "" || got.Title != "Renamed" {
-					t.Fatalf("unexpected result: %s", r.body)
+					t.Fatalf("unexpected result: %s", r.Body)
 				}
 			})
 
 			t.Run("empty patch is a no-op", func(t *testing.T) {
 				var before, after videoBody
-				e.video(t, http.MethodGet, path, "", nil).decode(t, &before)
+				e.video(t, http.MethodGet, path, "", nil).Decode(t, &before)
 				r := patch(t, owner.token, path, `{}`)
-				if r.status != http.StatusOK {
-					t.Fatalf("patch: %d %s", r.status, r.body)
+				if r.Status != http.StatusOK {
+					t.Fatalf("patch: %d %s", r.Status, r.Body)
 				}
-				r.decode(t, &after)
+				r.Decode(t, &after)
 				if !after.UpdatedAt.Equal(before.UpdatedAt) {
 					t.Fatal("a no-op patch moved updated_at")
 				}
@@ -289,20 +289,20 @@ func TestUpdate(t *testing.T) {
 
 			t.Run("episode fields", func(t *testing.T) {
 				r := patch(t, owner.token, "/v1/videos/"+ep.ID, map[string]any{"season": 2, "episode": 7, "series_title": "Renamed Show"})
-				if r.status != http.StatusOK {
-					t.Fatalf("patch: %d %s", r.status, r.body)
+				if r.Status != http.StatusOK {
+					t.Fatalf("patch: %d %s", r.Status, r.Body)
 				}
 				var got videoBody
-				r.decode(t, &got)
+				r.Decode(t, &got)
 				if *got.Season != 2 || *got.Episode != 7 || *got.SeriesTitle != "Renamed Show" {
-					t.Fatalf("unexpected result: %s", r.body)
+					t.Fatalf("unexpected result: %s", r.Body)
 				}
 			})
 
 			t.Run("not the owner", func(t *testing.T) {
 				wantProblem(t, patch(t, other.token, path, map[string]any{"title": "Stolen"}), http.StatusForbidden)
 				var got videoBody
-				e.video(t, http.MethodGet, path, "", nil).decode(t, &got)
+				e.video(t, http.MethodGet, path, "", nil).Decode(t, &got)
 				if got.Title == "Stolen" {
 					t.Fatal("non-owner changed the video")
 				}
@@ -351,12 +351,12 @@ func TestDelete(t *testing.T) {
 			path := "/v1/videos/" + v.ID
 
 			wantProblem(t, e.video(t, http.MethodDelete, path, other.token, nil), http.StatusForbidden)
-			if r := e.video(t, http.MethodGet, path, "", nil); r.status != http.StatusOK {
-				t.Fatalf("non-owner delete removed the video: %d", r.status)
+			if r := e.video(t, http.MethodGet, path, "", nil); r.Status != http.StatusOK {
+				t.Fatalf("non-owner delete removed the video: %d", r.Status)
 			}
 			r := e.video(t, http.MethodDelete, path, owner.token, nil)
-			if r.status != http.StatusNoContent || len(r.body) != 0 {
-				t.Fatalf("delete: %d %s", r.status, r.body)
+			if r.Status != http.StatusNoContent || len(r.Body) != 0 {
+				t.Fatalf("delete: %d %s", r.Status, r.Body)
 			}
 			wantProblem(t, e.video(t, http.MethodGet, path, "", nil), http.StatusNotFound)
 			wantProblem(t, e.video(t, http.MethodDelete, path, owner.token, nil), http.StatusNotFound)
@@ -374,11 +374,11 @@ func walk(t *testing.T, e *env, query url.Values) []videoBody {
 			t.Fatal("pagination does not terminate")
 		}
 		r := e.video(t, http.MethodGet, "/v1/videos?"+query.Encode(), "", nil)
-		if r.status != http.StatusOK {
-			t.Fatalf("list: %d %s", r.status, r.body)
+		if r.Status != http.StatusOK {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
 		}
 		var p pageBody
-		r.decode(t, &p)
+		r.Decode(t, &p)
 		all = append(all, p.Items...)
 		if p.NextCursor == nil {
 			return all
@@ -451,12 +451,12 @@ func TestListPagination(t *testing.T) {
 
 			t.Run("default limit and last page", func(t *testing.T) {
 				var p pageBody
-				e.video(t, http.MethodGet, "/v1/videos", "", nil).decode(t, &p)
+				e.video(t, http.MethodGet, "/v1/videos", "", nil).Decode(t, &p)
 				if len(p.Items) != 20 || p.NextCursor == nil {
 					t.Fatalf("default page: %d items, cursor %v", len(p.Items), p.NextCursor)
 				}
 				var last pageBody
-				e.video(t, http.MethodGet, "/v1/videos?cursor="+url.QueryEscape(*p.NextCursor), "", nil).decode(t, &last)
+				e.video(t, http.MethodGet, "/v1/videos?cursor="+url.QueryEscape(*p.NextCursor), "", nil).Decode(t, &last)
 				if len(last.Items) != 3 || last.NextCursor != nil {
 					t.Fatalf("last page: %d items, cursor %v", len(last.Items), last.NextCursor)
 				}
@@ -467,7 +467,7 @@ func TestListPagination(t *testing.T) {
 				// shows up in (or shifts) the remaining pages.
 				r := e.video(t, http.MethodGet, "/v1/videos?limit=5", "", nil)
 				var first pageBody
-				r.decode(t, &first)
+				r.Decode(t, &first)
 				e.create(t, a.token, movieReq("Late arrival"))
 				rest := walk(t, e, url.Values{"limit": {"5"}, "cursor": {*first.NextCursor}})
 				check(t, append(first.Items, rest...), "")
@@ -531,10 +531,10 @@ func TestPopular(t *testing.T) {
 				Items []videoBody `json:"items"`
 			}
 			r := e.video(t, http.MethodGet, "/v1/videos/popular", "", nil)
-			if r.status != http.StatusOK {
-				t.Fatalf("popular: %d %s", r.status, r.body)
+			if r.Status != http.StatusOK {
+				t.Fatalf("popular: %d %s", r.Status, r.Body)
 			}
-			r.decode(t, &p)
+			r.Decode(t, &p)
 			var got []string
 			for _, v := range p.Items {
 				got = append(got, v.ID)
@@ -546,7 +546,7 @@ func TestPopular(t *testing.T) {
 				t.Fatalf("popular order:\n got %v\nwant %v", got, want)
 			}
 
-			e.video(t, http.MethodGet, "/v1/videos/popular?limit=2", "", nil).decode(t, &p)
+			e.video(t, http.MethodGet, "/v1/videos/popular?limit=2", "", nil).Decode(t, &p)
 			if len(p.Items) != 2 || p.Items[0].ID != want[0] || p.Items[1].ID != want[1] {
 				t.Fatalf("popular?limit=2: %+v", p.Items)
 			}
@@ -564,14 +564,14 @@ func TestOperationalEndpoints(t *testing.T) {
 			db := b.db
 			e := newEnv(t, db)
 			for _, path := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json"} {
-				if r := e.video(t, http.MethodGet, path, "", nil); r.status != http.StatusOK {
-					t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+				if r := e.video(t, http.MethodGet, path, "", nil); r.Status != http.StatusOK {
+					t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
 				}
 			}
 			wantProblem(t, e.video(t, http.MethodGet, "/v1/nothing-here", "", nil), http.StatusNotFound)
 			r := e.video(t, http.MethodPut, "/v1/videos", "", `{}`)
 			wantProblem(t, r, http.StatusMethodNotAllowed)
-			if allow := r.header.Values("Allow"); !slices.Contains(allow, http.MethodGet) || !slices.Contains(allow, http.MethodPost) {
+			if allow := r.Header.Values("Allow"); !slices.Contains(allow, http.MethodGet) || !slices.Contains(allow, http.MethodPost) {
 				t.Fatalf("Allow = %v", allow)
 			}
 			// Found by the API fuzzer (make api-fuzz): /v1/videos/popular has
@@ -581,7 +581,7 @@ func TestOperationalEndpoints(t *testing.T) {
 			for _, m := range []string{http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 				r := e.video(t, m, "/v1/videos/popular", u.token, `{}`)
 				wantProblem(t, r, http.StatusMethodNotAllowed)
-				if allow := r.header.Values("Allow"); !slices.Equal(allow, []string{http.MethodGet}) {
+				if allow := r.Header.Values("Allow"); !slices.Equal(allow, []string{http.MethodGet}) {
 					t.Fatalf("%s /v1/videos/popular: Allow = %v, want [GET]", m, allow)
 				}
 			}

@@ -55,8 +55,8 @@ func TestGetVideoTrace(t *testing.T) {
 		parent  = "00f067aa0ba902b7"
 	)
 	r := e.video(t, http.MethodGet, "/v1/videos/"+v.ID, "", nil, "traceparent", "00-"+traceID+"-"+parent+"-01")
-	if r.status != http.StatusOK {
-		t.Fatalf("get: %d %s", r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("get: %d %s", r.Status, r.Body)
 	}
 
 	server := waitSpan(t, rec, func(s sdktrace.ReadOnlySpan) bool {

@@ -1,10 +1,7 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -33,7 +31,7 @@ type env struct {
 	userGRPC    string
 	videoGRPC   string
 	brokers     []string
-	http        *http.Client
+	client      *httpxtest.Client
 }
 
 // backend returns the URL of a fresh, empty database for watch history.
@@ -100,7 +98,9 @@ func startDependencies(t *testing.T, brokers []string) *env {
 		videoURL:  "http://" + va.HTTPAddr(),
 		userGRPC:  ua.GRPCAddr(),
 		videoGRPC: va.GRPCAddr(),
-		http:      &http.Client{Timeout: 30 * time.Second},
+		// Whatever a test asserts next, the contract allows no 5xx but 503
+		// for an unreachable dependency.
+		client: &httpxtest.Client{HTTP: &http.Client{Timeout: 30 * time.Second}, Tolerate: []int{http.StatusServiceUnavailable}},
 	}
 }
 
@@ -156,66 +156,13 @@ func run(t *testing.T, name string, fn func(context.Context) error) {
 	})
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+// response is a response read in full.
+type response = httpxtest.Response
 
-func (r response) decode(t *testing.T, dst any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, dst); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
-	}
-}
-
-// request sends one request; body may be nil, a string or []byte sent as is,
-// or any other value encoded as JSON. A body gets Content-Type
-// application/json unless headers (name, value pairs) set another.
+// request sends one request (httpxtest.Client.Do).
 func (e *env) request(t *testing.T, method, url, token string, body any, headers ...string) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	// Whatever the test asserts next, the contract never allows a 5xx
-	// except 503 for an unreachable dependency.
-	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+	return e.client.Do(t, method, url, token, body, headers...)
 }
 
 func (e *env) history(t *testing.T, method, path, token string, body any, headers ...string) response {
@@ -235,20 +182,20 @@ func (e *env) newUser(t *testing.T) user {
 	r := e.request(t, http.MethodPost, e.userURL+"/v1/users", "", map[string]string{
 		"email": email, "password": "correct horse battery", "display_name": "Viewer",
 	})
-	if r.status != http.StatusCreated {
-		t.Fatalf("register: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
 	r = e.request(t, http.MethodPost, e.userURL+"/v1/sessions", "", map[string]string{
 		"email": email, "password": "correct horse battery",
 	})
-	if r.status != http.StatusCreated {
-		t.Fatalf("login: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
 	}
 	var s struct {
 		Token  string `json:"token"`
 		UserID string `json:"user_id"`
 	}
-	r.decode(t, &s)
+	r.Decode(t, &s)
 	return user{id: s.UserID, token: s.Token}
 }
 
@@ -264,11 +211,11 @@ func (e *env) newVideo(t *testing.T, owner user, title string, duration int) vid
 	r := e.request(t, http.MethodPost, e.videoURL+"/v1/videos", owner.token, map[string]any{
 		"title": title, "description": "", "kind": "movie", "duration_seconds": duration,
 	})
-	if r.status != http.StatusCreated {
-		t.Fatalf("create video: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create video: %d %s", r.Status, r.Body)
 	}
 	var v video
-	r.decode(t, &v)
+	r.Decode(t, &v)
 	return v
 }
 
@@ -290,22 +237,22 @@ type page struct {
 func (e *env) put(t *testing.T, u user, videoID string, position int) entry {
 	t.Helper()
 	r := e.history(t, http.MethodPut, "/v1/history/"+videoID, u.token, map[string]int{"position_seconds": position})
-	if r.status != http.StatusOK {
-		t.Fatalf("PUT position %d: %d %s", position, r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT position %d: %d %s", position, r.Status, r.Body)
 	}
 	var got entry
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	return got
 }
 
 func (e *env) list(t *testing.T, u user, query string) page {
 	t.Helper()
 	r := e.history(t, http.MethodGet, "/v1/history"+query, u.token, nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("GET /v1/history%s: %d %s", query, r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /v1/history%s: %d %s", query, r.Status, r.Body)
 	}
 	var p page
-	r.decode(t, &p)
+	r.Decode(t, &p)
 	return p
 }
 
@@ -325,14 +272,14 @@ type problem struct {
 // field among its errors when field is not empty.
 func assertProblem(t *testing.T, r response, status int, field string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d: %s", r.status, status, r.body)
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d: %s", r.Status, status, r.Body)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
 	var p problem
-	r.decode(t, &p)
+	r.Decode(t, &p)
 	if p.Status != status || p.Type == "" || p.Title == "" {
 		t.Fatalf("problem = %+v, want status %d with type and title", p, status)
 	}
@@ -344,7 +291,7 @@ func assertProblem(t *testing.T, r response, status int, field string) {
 			return
 		}
 	}
-	t.Fatalf("problem does not name field %q: %s", field, r.body)
+	t.Fatalf("problem does not name field %q: %s", field, r.Body)
 }
 
 // eventually polls cond until it holds, failing t after a generous bound.

@@ -213,8 +213,8 @@ func TestServesWhileKafkaIsDown(t *testing.T) {
 	p, _ := telemetrytest.New(t)
 	e.startHistory(t, historyConfig(t, e, sqliteBackend(t)), p)
 
-	if r := e.history(t, http.MethodGet, "/readyz", "", nil); r.status != http.StatusOK {
-		t.Fatalf("readyz with Kafka down: %d %s", r.status, r.body)
+	if r := e.history(t, http.MethodGet, "/readyz", "", nil); r.Status != http.StatusOK {
+		t.Fatalf("readyz with Kafka down: %d %s", r.Status, r.Body)
 	}
 	owner, viewer := e.newUser(t), e.newUser(t)
 	v := e.newVideo(t, owner, "Offline", 100)

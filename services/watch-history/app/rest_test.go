@@ -62,10 +62,10 @@ func progressLifecycle(e *env) func(t *testing.T) {
 			var entry struct {
 				PositionSeconds int `json:"position_seconds"`
 			}
-			if r.status != http.StatusOK {
-				t.Fatalf("PUT %s: %d %s", body, r.status, r.body)
+			if r.Status != http.StatusOK {
+				t.Fatalf("PUT %s: %d %s", body, r.Status, r.Body)
 			}
-			if r.decode(t, &entry); entry.PositionSeconds != 30 {
+			if r.Decode(t, &entry); entry.PositionSeconds != 30 {
 				t.Fatalf("PUT %s: position %d, want 30", body, entry.PositionSeconds)
 			}
 		}
@@ -76,8 +76,8 @@ func progressLifecycle(e *env) func(t *testing.T) {
 			t.Fatalf("listing = %+v, want exactly %+v", p, got)
 		}
 
-		if r := e.history(t, http.MethodDelete, "/v1/history/"+v.ID, viewer.token, nil); r.status != http.StatusNoContent || len(r.body) != 0 {
-			t.Fatalf("DELETE: %d %s", r.status, r.body)
+		if r := e.history(t, http.MethodDelete, "/v1/history/"+v.ID, viewer.token, nil); r.Status != http.StatusNoContent || len(r.Body) != 0 {
+			t.Fatalf("DELETE: %d %s", r.Status, r.Body)
 		}
 		if p := e.list(t, viewer, ""); len(p.Items) != 0 || p.Items == nil {
 			t.Fatalf("listing after delete = %+v, want an empty items array", p)
@@ -93,8 +93,8 @@ func rejects(e *env) func(t *testing.T) {
 		put := "/v1/history/" + v.ID
 
 		revoked := e.newUser(t)
-		if r := e.request(t, http.MethodDelete, e.userURL+"/v1/sessions/current", revoked.token, nil); r.status != http.StatusNoContent {
-			t.Fatalf("logout: %d %s", r.status, r.body)
+		if r := e.request(t, http.MethodDelete, e.userURL+"/v1/sessions/current", revoked.token, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
 
 		tooLarge := `{"position_seconds": 1, "pad": "` + strings.Repeat("x", 1<<20) + `"}`
@@ -145,8 +145,8 @@ func rejects(e *env) func(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				r := e.history(t, tc.method, tc.path, tc.token, tc.body, tc.headers...)
 				assertProblem(t, r, tc.status, tc.field)
-				if tc.status == http.StatusUnauthorized && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-					t.Errorf("401 without a Bearer challenge: %q", r.header.Get("WWW-Authenticate"))
+				if tc.status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("401 without a Bearer challenge: %q", r.Header.Get("WWW-Authenticate"))
 				}
 			})
 		}
@@ -243,14 +243,14 @@ func TestUserServiceDown(t *testing.T) {
 func TestProbesAndOpenAPI(t *testing.T) {
 	e := newEnv(t, sqliteBackend)
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json"} {
-		if r := e.history(t, http.MethodGet, path, "", nil); r.status != http.StatusOK {
-			t.Errorf("GET %s: %d %s", path, r.status, r.body)
+		if r := e.history(t, http.MethodGet, path, "", nil); r.Status != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
 		}
 	}
 	var doc struct {
 		OpenAPI string `json:"openapi"`
 	}
-	e.history(t, http.MethodGet, "/openapi.json", "", nil).decode(t, &doc)
+	e.history(t, http.MethodGet, "/openapi.json", "", nil).Decode(t, &doc)
 	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 		t.Fatalf("openapi = %q, want 3.1.x", doc.OpenAPI)
 	}

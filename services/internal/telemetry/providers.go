@@ -21,6 +21,15 @@ type Providers struct {
 	Logger     *slog.Logger
 }
 
+// Log returns p.Logger, or a logger that discards everything when p has
+// none (a zero Providers, as some tests pass).
+func (p Providers) Log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
 // Noop returns providers that record nothing; useful where telemetry is not
 // under test.
 func Noop() Providers {

@@ -101,7 +101,7 @@ type App struct {
 // service to be up.
 func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err error) {
 	cfg = cfg.withDefaults()
-	log := loggerOf(p)
+	log := p.Log()
 	var closers lifecycle.Closers
 	defer closers.CloseOnError(&err)
 
@@ -245,9 +245,3 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func loggerOf(p telemetry.Providers) *slog.Logger {
-	if p.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return p.Logger
-}

@@ -224,4 +224,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-

@@ -244,4 +244,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-

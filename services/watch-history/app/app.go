@@ -254,4 +254,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -16,79 +15,15 @@ import (
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
-	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/outbox/outboxtest"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/store"
 )
 
-// tableOutbox is a store.Outbox that writes to a table of its own inside
-// the caller's transaction, so a test sees exactly the events of committed
-// transactions, as the real outbox would publish them.
-type tableOutbox struct {
-	db       *database.DB
-	notified int
-}
-
-func newTableOutbox(t *testing.T, db *database.DB) *tableOutbox {
-	t.Helper()
-	_, err := db.ExecContext(t.Context(),
-		`CREATE TABLE IF NOT EXISTS test_outbox (topic TEXT NOT NULL, msg_key TEXT NOT NULL, type TEXT NOT NULL, payload BYTEA NOT NULL)`)
-	if err != nil {
-		t.Fatalf("create test_outbox: %v", err)
-	}
-	return &tableOutbox{db: db}
-}
-
-// Notify is only called after a commit, from the goroutine that committed.
-func (o *tableOutbox) Notify() { o.notified++ }
-
-func (o *tableOutbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error {
-	for _, e := range events {
-		payload, err := proto.Marshal(e.Payload)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO test_outbox (topic, msg_key, type, payload) VALUES ($1, $2, $3, $4)`,
-			e.Topic, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()), payload)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type storedEvent struct {
-	topic   string
-	typ     string // the payload's message name
-	payload []byte
-}
-
-// events returns the committed events keyed by key, in no particular order.
-func (o *tableOutbox) events(t *testing.T, key uuid.UUID) []storedEvent {
-	t.Helper()
-	rows, err := o.db.QueryContext(t.Context(), `SELECT topic, type, payload FROM test_outbox WHERE msg_key = $1`, key.String())
-	if err != nil {
-		t.Fatalf("read test_outbox: %v", err)
-	}
-	defer func() { _ = rows.Close() }()
-	var out []storedEvent
-	for rows.Next() {
-		var e storedEvent
-		if err := rows.Scan(&e.topic, &e.typ, &e.payload); err != nil {
-			t.Fatalf("scan test_outbox: %v", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read test_outbox: %v", err)
-	}
-	return out
-}
-
-// newStore returns a store over db whose events go to a tableOutbox.
+// newStore returns a store over db whose events go to an outboxtest.Table.
 func newStore(t *testing.T, db *database.DB) *store.Store {
 	t.Helper()
-	return store.New(db, newTableOutbox(t, db))
+	return store.New(db, outboxtest.NewTable(t, db))
 }
 
 // base is a fixed instant with sub-microsecond noise, to prove the store
@@ -380,7 +315,7 @@ func equalTimes(a, b []time.Time) bool {
 // commits, gone when it rolls back; the relay is woken only after a commit.
 func TestEmit(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		ob := newTableOutbox(t, db)
+		ob := outboxtest.NewTable(t, db)
 		s := store.New(db, ob)
 		ctx := t.Context()
 
@@ -394,20 +329,20 @@ func TestEmit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("create and emit: %v", err)
 		}
-		got := ob.events(t, u.ID)
-		if len(got) != 1 || got[0].topic != store.UsersTopic || got[0].typ != "UserCreated" {
+		got := ob.Events(t, u.ID)
+		if len(got) != 1 || got[0].Topic != store.UsersTopic || got[0].Type != "UserCreated" {
 			t.Fatalf("events of %s = %+v, want one UserCreated on %s", u.ID, got, store.UsersTopic)
 		}
 		var created eventsv1.UserCreated
-		if err := proto.Unmarshal(got[0].payload, &created); err != nil {
+		if err := proto.Unmarshal(got[0].Payload, &created); err != nil {
 			t.Fatalf("decode UserCreated: %v", err)
 		}
 		want := &eventsv1.UserCreated{UserId: u.ID.String(), DisplayName: u.DisplayName, CreatedAt: timestamppb.New(u.CreatedAt)}
 		if !proto.Equal(&created, want) {
 			t.Errorf("UserCreated = %v, want %v", &created, want)
 		}
-		if ob.notified != 1 {
-			t.Errorf("Notify called %d times after one committed emit, want 1", ob.notified)
+		if ob.Notified() != 1 {
+			t.Errorf("Notify called %d times after one committed emit, want 1", ob.Notified())
 		}
 
 		// The duplicate e-mail fails the transaction after the event was
@@ -422,7 +357,7 @@ func TestEmit(t *testing.T) {
 		if !errors.Is(err, domain.ErrDuplicate) {
 			t.Fatalf("duplicate create: %v, want ErrDuplicate", err)
 		}
-		if got := ob.events(t, dup.ID); len(got) != 0 {
+		if got := ob.Events(t, dup.ID); len(got) != 0 {
 			t.Errorf("rolled-back transaction left events %+v", got)
 		}
 
@@ -437,12 +372,12 @@ func TestEmit(t *testing.T) {
 			t.Fatalf("delete and emit: %v", err)
 		}
 		var deleted *eventsv1.UserDeleted
-		for _, e := range ob.events(t, u.ID) {
-			if e.typ != "UserDeleted" {
+		for _, e := range ob.Events(t, u.ID) {
+			if e.Type != "UserDeleted" {
 				continue
 			}
 			deleted = &eventsv1.UserDeleted{}
-			if err := proto.Unmarshal(e.payload, deleted); err != nil {
+			if err := proto.Unmarshal(e.Payload, deleted); err != nil {
 				t.Fatalf("decode UserDeleted: %v", err)
 			}
 		}
@@ -452,8 +387,8 @@ func TestEmit(t *testing.T) {
 
 		// Transactions without events do not wake the relay.
 		createUser(t, s, newUser("quiet@example.com"))
-		if ob.notified != 2 {
-			t.Errorf("Notify called %d times after two committed emits, want 2", ob.notified)
+		if ob.Notified() != 2 {
+			t.Errorf("Notify called %d times after two committed emits, want 2", ob.Notified())
 		}
 	})
 }

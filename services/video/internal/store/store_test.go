@@ -17,89 +17,15 @@ import (
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
-	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/outbox/outboxtest"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 	"github.com/vidstream/vidstream/services/video/internal/store"
 )
 
-// tableOutbox is a store.Outbox that writes to a table of its own inside
-// the caller's transaction, so a test sees exactly the events of committed
-// transactions, as the real outbox would publish them.
-type tableOutbox struct {
-	db       *database.DB
-	mu       sync.Mutex
-	notified int
-}
-
-func newTableOutbox(t *testing.T, db *database.DB) *tableOutbox {
-	t.Helper()
-	_, err := db.ExecContext(t.Context(), `CREATE TABLE IF NOT EXISTS test_outbox
-		(topic TEXT NOT NULL, msg_key TEXT NOT NULL, type TEXT NOT NULL, payload BYTEA NOT NULL)`)
-	if err != nil {
-		t.Fatalf("create test_outbox: %v", err)
-	}
-	return &tableOutbox{db: db}
-}
-
-func (o *tableOutbox) Notify() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.notified++
-}
-
-func (o *tableOutbox) notifications() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.notified
-}
-
-func (o *tableOutbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error {
-	for _, e := range events {
-		payload, err := proto.Marshal(e.Payload)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO test_outbox (topic, msg_key, type, payload) VALUES ($1, $2, $3, $4)`,
-			e.Topic, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()), payload)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type storedEvent struct {
-	topic   string
-	typ     string // the payload's message name
-	payload []byte
-}
-
-// events returns the committed events keyed by key, in no particular order.
-func (o *tableOutbox) events(t *testing.T, key uuid.UUID) []storedEvent {
-	t.Helper()
-	rows, err := o.db.QueryContext(t.Context(), `SELECT topic, type, payload FROM test_outbox WHERE msg_key = $1`, key.String())
-	if err != nil {
-		t.Fatalf("read test_outbox: %v", err)
-	}
-	defer func() { _ = rows.Close() }()
-	var out []storedEvent
-	for rows.Next() {
-		var e storedEvent
-		if err := rows.Scan(&e.topic, &e.typ, &e.payload); err != nil {
-			t.Fatalf("scan test_outbox: %v", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read test_outbox: %v", err)
-	}
-	return out
-}
-
-// newStore returns a store over db whose events go to a tableOutbox.
+// newStore returns a store over db whose events go to an outboxtest.Table.
 func newStore(t *testing.T, db *database.DB) *store.Store {
 	t.Helper()
-	return store.New(db, newTableOutbox(t, db))
+	return store.New(db, outboxtest.NewTable(t, db))
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -404,7 +330,7 @@ func TestListingOrder(t *testing.T) {
 // only after a commit of Atomic's own.
 func TestEmit(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		ob := newTableOutbox(t, db)
+		ob := outboxtest.NewTable(t, db)
 		s := store.New(db, ob)
 		ctx := t.Context()
 		owner := uuid.New()
@@ -420,12 +346,12 @@ func TestEmit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("insert and emit: %v", err)
 		}
-		got := ob.events(t, m.ID)
-		if len(got) != 1 || got[0].topic != store.VideosTopic || got[0].typ != "VideoPublished" {
+		got := ob.Events(t, m.ID)
+		if len(got) != 1 || got[0].Topic != store.VideosTopic || got[0].Type != "VideoPublished" {
 			t.Fatalf("events of %s = %+v, want one VideoPublished on %s", m.ID, got, store.VideosTopic)
 		}
 		var published eventsv1.VideoPublished
-		if err := proto.Unmarshal(got[0].payload, &published); err != nil {
+		if err := proto.Unmarshal(got[0].Payload, &published); err != nil {
 			t.Fatal(err)
 		}
 		want := &eventsv1.VideoPublished{VideoId: m.ID.String(), OwnerId: owner.String(), Title: m.Title,
@@ -433,7 +359,7 @@ func TestEmit(t *testing.T) {
 		if !proto.Equal(&published, want) {
 			t.Errorf("VideoPublished = %v, want %v", &published, want)
 		}
-		if n := ob.notifications(); n != 1 {
+		if n := ob.Notified(); n != 1 {
 			t.Errorf("Notify called %d times after one committed emit, want 1", n)
 		}
 
@@ -446,9 +372,9 @@ func TestEmit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("emit two: %v", err)
 		}
-		for _, e := range ob.events(t, m.ID) {
+		for _, e := range ob.Events(t, m.ID) {
 			var msg, want proto.Message
-			switch e.typ {
+			switch e.Type {
 			case "VideoUpdated":
 				msg = &eventsv1.VideoUpdated{}
 				want = &eventsv1.VideoUpdated{VideoId: m.ID.String(), Title: "New", Description: "d", DurationSeconds: 60, UpdatedAt: timestamppb.New(updated)}
@@ -458,14 +384,14 @@ func TestEmit(t *testing.T) {
 			default:
 				continue
 			}
-			if err := proto.Unmarshal(e.payload, msg); err != nil {
+			if err := proto.Unmarshal(e.Payload, msg); err != nil {
 				t.Fatal(err)
 			}
 			if !proto.Equal(msg, want) {
-				t.Errorf("%s = %v, want %v", e.typ, msg, want)
+				t.Errorf("%s = %v, want %v", e.Type, msg, want)
 			}
 		}
-		if got := ob.events(t, m.ID); len(got) != 3 {
+		if got := ob.Events(t, m.ID); len(got) != 3 {
 			t.Errorf("%d events after two transactions, want 3", len(got))
 		}
 
@@ -484,7 +410,7 @@ func TestEmit(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatalf("want boom, got %v", err)
 		}
-		if got := ob.events(t, rolledBack.ID); len(got) != 0 {
+		if got := ob.Events(t, rolledBack.ID); len(got) != 0 {
 			t.Errorf("rolled-back transaction left events %+v", got)
 		}
 
@@ -496,7 +422,7 @@ func TestEmit(t *testing.T) {
 		if err == nil {
 			t.Error("emitting a VideoPublished of an unknown kind succeeded")
 		}
-		if n := ob.notifications(); n != 2 {
+		if n := ob.Notified(); n != 2 {
 			t.Errorf("Notify called %d times after two committed emits, want 2", n)
 		}
 	})
@@ -506,7 +432,7 @@ func TestEmit(t *testing.T) {
 // the view counter's consumer does.
 func TestBind(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		ob := newTableOutbox(t, db)
+		ob := outboxtest.NewTable(t, db)
 		s := store.New(db, ob)
 		ctx := t.Context()
 		m := movie(uuid.New(), "Bound", base)

@@ -16,58 +16,10 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/outbox/outboxtest"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 	"github.com/vidstream/vidstream/services/watch-history/internal/store"
 )
-
-// tableOutbox is an Enqueuer that writes to a table of its own inside the
-// caller's transaction, so a test sees exactly the events of committed
-// transactions, as the real outbox would publish them.
-type tableOutbox struct{ db *database.DB }
-
-func newTableOutbox(t *testing.T, db *database.DB) *tableOutbox {
-	t.Helper()
-	_, err := db.ExecContext(t.Context(), `CREATE TABLE IF NOT EXISTS test_outbox (topic TEXT NOT NULL, msg_key TEXT NOT NULL, type TEXT NOT NULL)`)
-	if err != nil {
-		t.Fatalf("create test_outbox: %v", err)
-	}
-	return &tableOutbox{db: db}
-}
-
-func (o *tableOutbox) Notify() {}
-
-func (o *tableOutbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error {
-	for _, e := range events {
-		_, err := tx.ExecContext(ctx, `INSERT INTO test_outbox (topic, msg_key, type) VALUES ($1, $2, $3)`,
-			e.Topic, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()))
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// types returns the message names of the committed events keyed by key.
-func (o *tableOutbox) types(t *testing.T, key uuid.UUID) []string {
-	t.Helper()
-	rows, err := o.db.QueryContext(t.Context(), `SELECT type FROM test_outbox WHERE msg_key = $1`, key.String())
-	if err != nil {
-		t.Fatalf("read test_outbox: %v", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var typ string
-		if err := rows.Scan(&typ); err != nil {
-			t.Fatalf("scan test_outbox: %v", err)
-		}
-		out = append(out, typ)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read test_outbox: %v", err)
-	}
-	return out
-}
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
 
@@ -107,7 +59,7 @@ func find(t *testing.T, s *store.Store, user, video uuid.UUID) (domain.Entry, bo
 
 func TestStore(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
-		ob := newTableOutbox(t, db)
+		ob := outboxtest.NewTable(t, db)
 		s := store.New(db, ob)
 		// Sub-tests share the database and use fresh ids, so they do not see
 		// each other's rows.
@@ -280,7 +232,7 @@ func compareAndSet(s *store.Store) func(t *testing.T) {
 	}
 }
 
-func rollback(s *store.Store, ob *tableOutbox) func(t *testing.T) {
+func rollback(s *store.Store, ob *outboxtest.Table) func(t *testing.T) {
 	return func(t *testing.T) {
 		user, video := uuid.New(), uuid.New()
 		boom := errors.New("boom")
@@ -299,7 +251,7 @@ func rollback(s *store.Store, ob *tableOutbox) func(t *testing.T) {
 		if _, ok := find(t, s, user, video); ok {
 			t.Fatal("entry survived a rolled-back transaction")
 		}
-		if got := ob.types(t, user); len(got) != 0 {
+		if got := ob.Types(t, user); len(got) != 0 {
 			t.Fatalf("events of a rolled-back transaction were kept: %v", got)
 		}
 	}
@@ -538,7 +490,7 @@ func (v oneVideo) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
 // must be committed: this is what the compare-and-set in Put is for.
 func concurrentReports(db *database.DB) func(t *testing.T) {
 	return func(t *testing.T) {
-		ob := newTableOutbox(t, db)
+		ob := outboxtest.NewTable(t, db)
 		s := store.New(db, ob)
 		video := domain.Video{ID: uuid.New(), Title: "Night Train", DurationSeconds: 100, UpdatedAt: t0}
 		svc := domain.NewService(s, oneVideo(video))
@@ -566,7 +518,7 @@ func concurrentReports(db *database.DB) func(t *testing.T) {
 			}
 		}
 		var watched, progressed int
-		for _, typ := range ob.types(t, user) {
+		for _, typ := range ob.Types(t, user) {
 			switch typ {
 			case "VideoWatched":
 				watched++

@@ -197,6 +197,18 @@ func TestTopicOperatorWorksWithOnlyTheChartsRBAC(t *testing.T) {
 		}
 	}
 
+	// `helm test`: the test pod's wait, as its service account, for every
+	// KafkaTopic of the release.
+	testPod := r.find("Pod", releaseName+"-kafkatopics-test").typed.(*corev1.Pod)
+	_, testKubeconfig := as(t, adminCfg, ns, testPod.Spec.ServiceAccountName)
+	helmTest := exec.CommandContext(ctx, bin, testPod.Spec.Containers[0].Args...)
+	helmTest.Env = environ(map[string]string{"KUBECONFIG": testKubeconfig, "POD_NAMESPACE": ns})
+	if out, err := helmTest.CombinedOutput(); err != nil {
+		t.Fatalf("helm test pod: topic-operator %v: %v\n%s", testPod.Spec.Containers[0].Args, err, out)
+	} else if n := strings.Count(string(out), ": ready ("); n != len(r.ofKind("KafkaTopic")) {
+		t.Errorf("helm test pod saw %d topics ready, want all %d:\n%s", n, len(r.ofKind("KafkaTopic")), out)
+	}
+
 	// The operator recorded what it did (Events) and holds its Lease.
 	poll(t, "operator events", func() error {
 		var events eventsv1.EventList

@@ -91,9 +91,10 @@ func checkPod(t *testing.T, w workload) {
 	t.Helper()
 	spec := w.spec
 	errorf := func(format string, args ...any) { t.Errorf("%s: %s", w, fmt.Sprintf(format, args...)) }
-	// The topic operator is the one pod that talks to the API server with
-	// its pod's identity; the services' wait-for-topics init containers
-	// mount a token of their own (TestWaitForTopicsAloneHoldsAToken).
+	// The topic operator's account is the one that talks to the API server
+	// with its pod's token (the operator, and its `helm test` pod); the
+	// services' wait-for-topics init containers mount a token of their own
+	// (TestWaitForTopicsAloneHoldsAToken).
 	if isOperator(w) {
 		if !isTrue(spec.AutomountServiceAccountToken) {
 			errorf("the topic operator does not mount its service account token")
@@ -187,8 +188,12 @@ func checkResources(errorf func(string, ...any), r corev1.ResourceRequirements) 
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-// isOperator reports whether a workload is the topic operator's.
-func isOperator(w workload) bool { return w.labels["app.kubernetes.io/name"] == "topic-operator" }
+// isOperator reports whether a workload runs as the topic operator's
+// service account: the operator, and the `helm test` pod that runs its
+// wait command.
+func isOperator(w workload) bool {
+	return w.spec.ServiceAccountName == releaseName+"-topic-operator"
+}
 
 // TestServicesUseGRPCProbesAndTheirPorts: the services listen on 8080 (http)
 // and 9090 (grpc) in Kubernetes, probe startup and liveness with native

@@ -94,6 +94,17 @@ func New(db *database.DB, source string, p telemetry.Providers) *Outbox {
 	return &Outbox{db: db, source: source, prop: prop, wake: make(chan struct{}, 1), now: time.Now}
 }
 
+// Writer is what a store needs of an outbox: Enqueue in the store's
+// transaction, and Notify once it committed, so the relay publishes now
+// rather than at its next poll. *Outbox is the production one;
+// outboxtest.Table keeps events where a test can read them.
+type Writer interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, events ...Event) error
+	Notify()
+}
+
+var _ Writer = (*Outbox)(nil)
+
 // Enqueue inserts events into the outbox within tx, the caller's
 // transaction: they are published if and only if tx commits. With each
 // event it stores the CloudEvents attributes and the W3C trace context of

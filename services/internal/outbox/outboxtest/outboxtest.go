@@ -26,6 +26,8 @@ type Table struct {
 	notified int
 }
 
+var _ outbox.Writer = (*Table)(nil)
+
 // Event is an event as Table stored it.
 type Event struct {
 	Topic   string

@@ -30,19 +30,10 @@ var migrations embed.FS
 // database.Open expects.
 func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
 
-// Outbox stores events in the caller's transaction for later publication;
-// *outbox.Outbox is the production one.
-type Outbox interface {
-	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
-	// Notify tells the relay that enqueued events were committed, so they
-	// go out now rather than at its next poll.
-	Notify()
-}
-
 // Store is the user service's domain.Store.
 type Store struct {
 	db     *database.DB
-	outbox Outbox
+	outbox outbox.Writer
 	queries
 }
 
@@ -50,7 +41,7 @@ var _ domain.Store = (*Store)(nil)
 
 // New returns a Store over an opened (and migrated) database whose events
 // go to ob, which must write to the same database (outbox.New(db, ...)).
-func New(db *database.DB, ob Outbox) *Store {
+func New(db *database.DB, ob outbox.Writer) *Store {
 	return &Store{db: db, outbox: ob, queries: queries{q: db.DB, dialect: db.Dialect}}
 }
 
@@ -78,7 +69,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 type txn struct {
 	queries
 	tx      *sql.Tx
-	outbox  Outbox
+	outbox  outbox.Writer
 	emitted bool
 }
 

@@ -31,19 +31,10 @@ var migrations embed.FS
 // (postgres/*.sql and sqlite/*.sql at the root).
 func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
 
-// Outbox stores events in the caller's transaction for later publication;
-// *outbox.Outbox is the production one.
-type Outbox interface {
-	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
-	// Notify tells the relay that enqueued events were committed, so they
-	// go out now rather than at its next poll.
-	Notify()
-}
-
 // Store implements domain.Store.
 type Store struct {
 	db     *database.DB
-	outbox Outbox
+	outbox outbox.Writer
 	q      queries
 }
 
@@ -51,7 +42,7 @@ var _ domain.Store = (*Store)(nil)
 
 // New returns a Store over an opened, migrated database whose events go to
 // ob, which must write to the same database (outbox.New(db, ...)).
-func New(db *database.DB, ob Outbox) *Store {
+func New(db *database.DB, ob outbox.Writer) *Store {
 	return &Store{db: db, outbox: ob, q: queries{q: db.DB, dialect: db.Dialect}}
 }
 
@@ -105,7 +96,7 @@ func (s *Store) Popular(ctx context.Context, limit int) ([]domain.Video, error) 
 type Tx struct {
 	q       queries
 	tx      *sql.Tx
-	outbox  Outbox
+	outbox  outbox.Writer
 	emitted bool
 }
 

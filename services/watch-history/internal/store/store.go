@@ -28,25 +28,16 @@ var migrations embed.FS
 // root as database.Open expects.
 func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations") }
 
-// Outbox stores events in the caller's transaction for later publication;
-// *outbox.Outbox is the production one.
-type Outbox interface {
-	Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event) error
-	// Notify tells the relay that enqueued events were committed, so they
-	// go out now rather than at its next poll.
-	Notify()
-}
-
 // Store implements domain.Store over a database.DB.
 type Store struct {
 	db     *database.DB
-	outbox Outbox
+	outbox outbox.Writer
 }
 
 var _ domain.Store = (*Store)(nil)
 
 // New returns a Store over db that enqueues events to ob.
-func New(db *database.DB, ob Outbox) *Store {
+func New(db *database.DB, ob outbox.Writer) *Store {
 	return &Store{db: db, outbox: ob}
 }
 
@@ -122,7 +113,7 @@ func (s *Store) List(ctx context.Context, userID uuid.UUID, after *domain.Cursor
 // txn implements domain.Tx.
 type txn struct {
 	tx      *sql.Tx
-	outbox  Outbox
+	outbox  outbox.Writer
 	dialect database.Dialect
 	emitted bool
 }

@@ -7,6 +7,7 @@
 package ids
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -51,4 +52,45 @@ func Strings(ids []uuid.UUID) []string {
 		out[i] = id.String()
 	}
 	return out
+}
+
+// Lookup answers a batch lookup as the BatchGet RPCs promise: at most limit
+// ids; each distinct id asked once, in the order first asked; found in that
+// order and the others listed as missing. fetch returns those of the ids
+// it knows, in any order; idOf names a result's id.
+func Lookup[T any](ctx context.Context, want []uuid.UUID, limit int,
+	fetch func(context.Context, []uuid.UUID) ([]T, error), idOf func(T) uuid.UUID,
+) (found []T, missing []uuid.UUID, err error) {
+	if len(want) > limit {
+		return nil, nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call, got %d", limit, len(want)))
+	}
+	unique := make([]uuid.UUID, 0, len(want))
+	seen := make(map[uuid.UUID]bool, len(want))
+	for _, id := range want {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
+		}
+	}
+	if len(unique) == 0 {
+		return []T{}, []uuid.UUID{}, nil
+	}
+	got, err := fetch(ctx, unique)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[uuid.UUID]T, len(got))
+	for _, v := range got {
+		byID[idOf(v)] = v
+	}
+	found = make([]T, 0, len(got))
+	missing = []uuid.UUID{}
+	for _, id := range unique {
+		if v, ok := byID[id]; ok {
+			found = append(found, v)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return found, missing, nil
 }

@@ -1,6 +1,7 @@
 package ids_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -44,5 +45,40 @@ func TestParseBatch(t *testing.T) {
 	// Over the limit: refused whatever the ids are.
 	if _, err := ids.ParseBatch("ids", []string{"x", "y", "z"}, 2); err == nil || !strings.Contains(err.Error(), "at most 2") {
 		t.Errorf("three ids with limit 2: %v; want the limit named", err)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	type item struct{ id uuid.UUID }
+	var asked []uuid.UUID
+	fetch := func(_ context.Context, want []uuid.UUID) ([]item, error) {
+		asked = want
+		// The store answers in its own order, and knows only a and c.
+		return []item{{c}, {a}}, nil
+	}
+	idOf := func(i item) uuid.UUID { return i.id }
+
+	found, missing, err := ids.Lookup(t.Context(), []uuid.UUID{c, b, a, c}, 4, fetch, idOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []uuid.UUID{c, b, a}) {
+		t.Errorf("fetch asked for %v, want each id once in request order", asked)
+	}
+	if !slices.Equal(found, []item{{c}, {a}}) || !slices.Equal(missing, []uuid.UUID{b}) {
+		t.Errorf("found %v, missing %v; want [c a] in request order and [b]", found, missing)
+	}
+
+	found, missing, err = ids.Lookup(t.Context(), nil, 4, fetch, idOf)
+	if err != nil || found == nil || missing == nil || len(found)+len(missing) != 0 {
+		t.Errorf("no ids: %v, %v, %v; want empty, non-nil lists", found, missing, err)
+	}
+	if _, _, err := ids.Lookup(t.Context(), []uuid.UUID{a, b, c}, 2, fetch, idOf); apperr.KindOf(err) != apperr.Invalid {
+		t.Errorf("over the limit: %v, want Invalid", err)
+	}
+	boom := errors.New("database down")
+	if _, _, err := ids.Lookup(t.Context(), []uuid.UUID{a}, 2, func(context.Context, []uuid.UUID) ([]item, error) { return nil, boom }, idOf); !errors.Is(err, boom) {
+		t.Errorf("fetch error: %v, want it returned", err)
 	}
 }

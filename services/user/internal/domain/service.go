@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/ids"
 )
 
 // Input limits. Passwords get a generous maximum: argon2id pre-hashes its
@@ -361,37 +362,10 @@ func (s *Service) GetUser(ctx context.Context, id uuid.UUID) (User, error) {
 
 // BatchGetUsers returns the users that exist, in the order asked for, and
 // the ids that don't. Duplicate ids are answered once.
-func (s *Service) BatchGetUsers(ctx context.Context, ids []uuid.UUID) (found []User, missing []uuid.UUID, err error) {
-	if len(ids) > MaxBatchGetUsers {
-		return nil, nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call, got %d", MaxBatchGetUsers, len(ids)))
-	}
-	unique := make([]uuid.UUID, 0, len(ids))
-	seen := make(map[uuid.UUID]bool, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			unique = append(unique, id)
-		}
-	}
-	if len(unique) == 0 {
-		return []User{}, []uuid.UUID{}, nil
-	}
-	users, err := s.store.UsersByIDs(ctx, unique)
+func (s *Service) BatchGetUsers(ctx context.Context, want []uuid.UUID) (found []User, missing []uuid.UUID, err error) {
+	found, missing, err = ids.Lookup(ctx, want, MaxBatchGetUsers, s.store.UsersByIDs, func(u User) uuid.UUID { return u.ID })
 	if err != nil {
-		return nil, nil, fmt.Errorf("batch get %d users: %w", len(unique), err)
-	}
-	byID := make(map[uuid.UUID]User, len(users))
-	for _, u := range users {
-		byID[u.ID] = u
-	}
-	found = make([]User, 0, len(users))
-	missing = []uuid.UUID{}
-	for _, id := range unique {
-		if u, ok := byID[id]; ok {
-			found = append(found, u)
-		} else {
-			missing = append(missing, id)
-		}
+		return nil, nil, fmt.Errorf("batch get %d users: %w", len(want), err)
 	}
 	return found, missing, nil
 }

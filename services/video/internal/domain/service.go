@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/ids"
 )
 
 // Listing limits shared by every transport.
@@ -145,37 +146,10 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Video, error) {
 
 // BatchGet returns the videos that exist among ids in request order
 // (duplicates collapsed) and the ids that do not.
-func (s *Service) BatchGet(ctx context.Context, ids []uuid.UUID) (found []Video, missing []uuid.UUID, err error) {
-	if len(ids) > MaxBatch {
-		return nil, nil, apperr.InvalidField("ids", fmt.Sprintf("at most %d ids per call", MaxBatch))
-	}
-	unique := make([]uuid.UUID, 0, len(ids))
-	seen := make(map[uuid.UUID]bool, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			unique = append(unique, id)
-		}
-	}
-	if len(unique) == 0 {
-		return []Video{}, []uuid.UUID{}, nil
-	}
-	got, err := s.store.GetMany(ctx, unique)
+func (s *Service) BatchGet(ctx context.Context, want []uuid.UUID) (found []Video, missing []uuid.UUID, err error) {
+	found, missing, err = ids.Lookup(ctx, want, MaxBatch, s.store.GetMany, func(v Video) uuid.UUID { return v.ID })
 	if err != nil {
-		return nil, nil, fmt.Errorf("batch get %d videos: %w", len(unique), err)
-	}
-	byID := make(map[uuid.UUID]Video, len(got))
-	for _, v := range got {
-		byID[v.ID] = v
-	}
-	found = make([]Video, 0, len(got))
-	missing = []uuid.UUID{}
-	for _, id := range unique {
-		if v, ok := byID[id]; ok {
-			found = append(found, v)
-		} else {
-			missing = append(missing, id)
-		}
+		return nil, nil, fmt.Errorf("batch get %d videos: %w", len(want), err)
 	}
 	return found, missing, nil
 }

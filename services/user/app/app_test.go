@@ -22,7 +22,7 @@ import (
 func TestAccountLifecycle(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
-			dbURL := databaseURL(t, d)
+			dbURL := databasetest.URL(t, d)
 			_, c := startApp(t, testConfig(t, dbURL))
 
 			u := c.register("  Ann@Example.com ", "correct horse", "Ann")
@@ -67,7 +67,7 @@ func TestAccountLifecycle(t *testing.T) {
 func TestErrors(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
-			dbURL := databaseURL(t, d)
+			dbURL := databasetest.URL(t, d)
 			_, c := startApp(t, testConfig(t, dbURL))
 			c.register("taken@example.com", "password1", "Taken")
 			valid := c.login("taken@example.com", "password1")
@@ -145,7 +145,7 @@ func TestErrors(t *testing.T) {
 func TestLoginThrottled(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
-			dbURL := databaseURL(t, d)
+			dbURL := databasetest.URL(t, d)
 			cfg := testConfig(t, dbURL)
 			cfg.LoginMaxFailures = 3
 			cfg.LoginFailureWindow = time.Minute
@@ -174,7 +174,7 @@ func TestLoginThrottled(t *testing.T) {
 func TestExpiredToken(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
-			dbURL := databaseURL(t, d)
+			dbURL := databasetest.URL(t, d)
 			cfg := testConfig(t, dbURL)
 			cfg.SessionTTL = time.Hour
 			clk := &clock{t: time.Now()}
@@ -207,7 +207,7 @@ func TestExpiredToken(t *testing.T) {
 func TestGRPC(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
-			dbURL := databaseURL(t, d)
+			dbURL := databasetest.URL(t, d)
 			a, c := startApp(t, testConfig(t, dbURL))
 			u := c.register("ann@example.com", "password1", "Ann")
 			s := c.login("ann@example.com", "password1")
@@ -269,7 +269,7 @@ func TestGRPC(t *testing.T) {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
-	_, c := startApp(t, testConfig(t, databaseURL(t, "sqlite")))
+	_, c := startApp(t, testConfig(t, databasetest.URL(t, "sqlite")))
 	var h struct {
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks"`
@@ -292,7 +292,7 @@ func TestOperationalEndpoints(t *testing.T) {
 func TestNewFailsOnBadConfig(t *testing.T) {
 	for name, cfg := range map[string]func() (string, string){
 		"unsupported database": func() (string, string) { return "mysql://x", "127.0.0.1:0" },
-		"bad address":          func() (string, string) { return databaseURL(t, "sqlite"), "256.0.0.1:0" },
+		"bad address":          func() (string, string) { return databasetest.URL(t, "sqlite"), "256.0.0.1:0" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			dbURL, addr := cfg()

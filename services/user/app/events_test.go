@@ -22,7 +22,7 @@ func TestPublishesAccountEvents(t *testing.T) {
 	for _, d := range databasetest.Backends() {
 		t.Run(d.String(), func(t *testing.T) {
 			brokers := kafkatest.Broker(t)
-			cfg := testConfig(t, databaseURL(t, d))
+			cfg := testConfig(t, databasetest.URL(t, d))
 			cfg.KafkaBrokers = brokers
 			p, spans := telemetrytest.New(t)
 			_, c := startAppWith(t, cfg, p)
@@ -101,7 +101,7 @@ func TestPublishesAccountEvents(t *testing.T) {
 func TestServesWhileKafkaIsDown(t *testing.T) {
 	cluster := kafkatest.NewCluster(t)
 	cluster.Stop()
-	cfg := testConfig(t, databaseURL(t, "sqlite"))
+	cfg := testConfig(t, databasetest.URL(t, "sqlite"))
 	cfg.KafkaBrokers = cluster.Brokers()
 	_, c := startApp(t, cfg)
 

@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vidstream/vidstream/services/internal/database"
-	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/httpx"
 	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -42,14 +39,6 @@ func testConfig(t *testing.T, dbURL string) app.Config {
 
 // databaseURL returns a fresh, empty database of dialect d as a URL, since
 // app.New opens (and migrates) the database itself.
-func databaseURL(t *testing.T, d database.Dialect) string {
-	t.Helper()
-	if d == database.SQLite {
-		return "sqlite://" + filepath.Join(t.TempDir(), "user.db")
-	}
-	return databasetest.PostgresURL(t)
-}
-
 // startApp runs the user service on 127.0.0.1 with its own telemetry,
 // waits until /readyz says ready, and stops it (checking the clean exit)
 // when the test ends.

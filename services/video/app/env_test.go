@@ -115,17 +115,11 @@ func run(t *testing.T, name string, fn func(context.Context) error) {
 // backend returns the URL of a fresh, empty database for the video service.
 type backend func(t *testing.T) string
 
-func sqliteBackend(t *testing.T) string {
-	t.Helper()
-	return "sqlite://" + filepath.Join(t.TempDir(), "video.db")
-}
+func sqliteBackend(t *testing.T) string { return databasetest.URL(t, database.SQLite) }
 
 // postgresBackend creates a database on VIDSTREAM_TEST_POSTGRES_URL's server
 // (dropped after the test); it skips, or fails when CI=true, without one.
-func postgresBackend(t *testing.T) string {
-	t.Helper()
-	return databasetest.PostgresURL(t)
-}
+func postgresBackend(t *testing.T) string { return databasetest.URL(t, database.Postgres) }
 
 // backends are the databases every end-to-end test runs against: the REST
 // and gRPC behavior must not depend on the backend.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
@@ -37,17 +38,11 @@ type env struct {
 // backend returns the URL of a fresh, empty database for watch history.
 type backend func(t *testing.T) string
 
-func sqliteBackend(t *testing.T) string {
-	t.Helper()
-	return "sqlite://" + filepath.Join(t.TempDir(), "watch-history.db")
-}
+func sqliteBackend(t *testing.T) string { return databasetest.URL(t, database.SQLite) }
 
 // postgresBackend creates a database on VIDSTREAM_TEST_POSTGRES_URL's server
 // (dropped after the test); it skips, or fails when CI=true, without one.
-func postgresBackend(t *testing.T) string {
-	t.Helper()
-	return databasetest.PostgresURL(t)
-}
+func postgresBackend(t *testing.T) string { return databasetest.URL(t, database.Postgres) }
 
 // backends are the databases watch history supports.
 var backends = []struct {

@@ -43,6 +43,23 @@ func ForEachBackend(t *testing.T, migrations fs.FS, fn func(t *testing.T, db *da
 	}
 }
 
+// URL returns the URL of a fresh, empty database of the given dialect,
+// for code that opens its database itself (a whole service under test): a
+// file in the test's temp directory for SQLite, a database of its own on
+// the configured server for PostgreSQL (skipping or failing as the package
+// doc describes without one).
+func URL(tb testing.TB, d database.Dialect) string {
+	tb.Helper()
+	switch d {
+	case database.SQLite:
+		return "sqlite://" + filepath.Join(tb.TempDir(), "test.db")
+	case database.Postgres:
+		return PostgresURL(tb)
+	}
+	tb.Fatalf("databasetest: unknown dialect %q", d)
+	return ""
+}
+
 // Open returns a fresh database of the given dialect, migrated from
 // migrations (nil for none) and closed (and, for PostgreSQL, dropped) when
 // the test ends. It skips or fails the test as the package doc describes when
@@ -56,16 +73,7 @@ func Open(tb testing.TB, d database.Dialect, migrations fs.FS) *database.DB {
 // instrumented with, for tests that assert on database spans.
 func OpenWithProviders(tb testing.TB, d database.Dialect, migrations fs.FS, p telemetry.Providers) *database.DB {
 	tb.Helper()
-	var url string
-	switch d {
-	case database.SQLite:
-		url = "sqlite://" + filepath.Join(tb.TempDir(), "test.db")
-	case database.Postgres:
-		url = PostgresURL(tb)
-	default:
-		tb.Fatalf("databasetest: unknown dialect %q", d)
-	}
-
+	url := URL(tb, d)
 	// A small pool: go test runs packages in parallel, each test gets a
 	// database of its own, and together they must stay under the server's
 	// max_connections.

@@ -105,6 +105,24 @@ type Writer interface {
 
 var _ Writer = (*Outbox)(nil)
 
+// EnqueueAll converts a service's domain events with toEvent and enqueues
+// them in tx through w, in one call; it returns how many it enqueued, so
+// the store knows whether to Notify after the commit.
+func EnqueueAll[E any](ctx context.Context, w Writer, tx *sql.Tx, events []E, toEvent func(E) (Event, error)) (int, error) {
+	out := make([]Event, 0, len(events))
+	for _, e := range events {
+		oe, err := toEvent(e)
+		if err != nil {
+			return 0, err
+		}
+		out = append(out, oe)
+	}
+	if err := w.Enqueue(ctx, tx, out...); err != nil {
+		return 0, fmt.Errorf("enqueue %d events: %w", len(out), err)
+	}
+	return len(out), nil
+}
+
 // Enqueue inserts events into the outbox within tx, the caller's
 // transaction: they are published if and only if tx commits. With each
 // event it stores the CloudEvents attributes and the W3C trace context of

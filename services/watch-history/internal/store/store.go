@@ -273,19 +273,9 @@ func (t *txn) RefreshVideo(ctx context.Context, v domain.Video) error {
 }
 
 func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
-	out := make([]outbox.Event, 0, len(events))
-	for _, e := range events {
-		oe, err := toOutbox(e)
-		if err != nil {
-			return err
-		}
-		out = append(out, oe)
-	}
-	if err := t.outbox.Enqueue(ctx, t.tx, out...); err != nil {
-		return fmt.Errorf("enqueue %d events: %w", len(out), err)
-	}
-	t.emitted = t.emitted || len(out) > 0
-	return nil
+	n, err := outbox.EnqueueAll(ctx, t.outbox, t.tx, events, toOutbox)
+	t.emitted = t.emitted || n > 0
+	return err
 }
 
 // scanner is the Scan method *sql.Row and *sql.Rows share.

@@ -10,21 +10,38 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	messagingv1alpha1 "github.com/vidstream/vidstream/services/topic-operator/api/v1alpha1"
 )
 
-// designTopics are the event topics of DESIGN §6.
-var designTopics = []string{"vidstream.users.v1", "vidstream.videos.v1", "vidstream.watch.v1"}
+// contractTopics are the event topics of the contract, services/api/events:
+// the chart's topic list must be exactly these.
+var contractTopics = func() []string {
+	var names []string
+	for _, t := range events.Topics() {
+		names = append(names, t.Name)
+	}
+	return names
+}()
 
-// eventFlows says which topics each service produces to and consumes from
-// (services/*/internal/store/events.go and internal/events/events.go, the
-// topics each app.go hands its TopicGate). A consumer also needs the
-// dead-letter topic of what it consumes.
-var eventFlows = map[string]struct{ produces, consumes []string }{
-	"user":          {produces: []string{"vidstream.users.v1"}},
-	"video":         {produces: []string{"vidstream.videos.v1"}, consumes: []string{"vidstream.watch.v1"}},
-	"watch-history": {produces: []string{"vidstream.watch.v1"}, consumes: []string{"vidstream.users.v1", "vidstream.videos.v1"}},
-}
+// eventFlows says which topics each service produces to and consumes from,
+// as the contract has it (services/api/events: each topic's producer and
+// the consumer groups). A consumer also needs the dead-letter topic of what
+// it consumes.
+var eventFlows = func() map[string]struct{ produces, consumes []string } {
+	flows := map[string]struct{ produces, consumes []string }{}
+	for _, t := range events.Topics() {
+		f := flows[t.Producer]
+		f.produces = append(f.produces, t.Name)
+		flows[t.Producer] = f
+	}
+	for _, s := range events.Subscriptions() {
+		f := flows[s.Service]
+		f.consumes = append(f.consumes, s.Topic)
+		flows[s.Service] = f
+	}
+	return flows
+}()
 
 const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -46,12 +63,12 @@ func initContainer(d *appsv1.Deployment, name string) *corev1.Container {
 	return nil
 }
 
-// TestKafkaTopicsAreTheDesignTopics: with the operator, the release
-// declares exactly the DESIGN topics and their dead-letter topics, named
+// TestKafkaTopicsAreTheContractTopics: with the operator, the release
+// declares exactly the contract's topics and their dead-letter topics, named
 // after them, with the values' settings and deletionPolicy Retain; the
 // services leave topics to the operator. Without it: no KafkaTopic, and the
 // services create their topics themselves.
-func TestKafkaTopicsAreTheDesignTopics(t *testing.T) {
+func TestKafkaTopicsAreTheContractTopics(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s, func(t *testing.T) {
 			r := render(t, s, "vidstream")
@@ -71,7 +88,7 @@ func TestKafkaTopicsAreTheDesignTopics(t *testing.T) {
 			}
 			var want []string
 			if operatorOn(s) {
-				for _, topic := range designTopics {
+				for _, topic := range contractTopics {
 					want = append(want, topic, topic+".dlq")
 				}
 			}
@@ -113,8 +130,8 @@ video: {kafka: {topics: [vidstream.videos.v1, vidstream.watch.v1]}}
 watch-history: {kafka: {topics: [vidstream.watch.v1, vidstream.users.v1, vidstream.videos.v1]}}
 `)
 	kts := r.ofKind("KafkaTopic")
-	if len(kts) != len(designTopics) {
-		t.Fatalf("%d KafkaTopics, want the %d DESIGN topics and no dead-letter topic", len(kts), len(designTopics))
+	if len(kts) != len(contractTopics) {
+		t.Fatalf("%d KafkaTopics, want the %d contract topics and no dead-letter topic", len(kts), len(contractTopics))
 	}
 	for _, o := range kts {
 		kt := o.typed.(*messagingv1alpha1.KafkaTopic)

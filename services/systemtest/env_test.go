@@ -28,14 +28,14 @@ import (
 	historyapp "github.com/vidstream/vidstream/services/watch-history/app"
 )
 
-// The event contract's topics and event types (DESIGN §6). Spelled out here
-// rather than imported: the services keep them in internal packages, and a
-// system test checks the contract, not whatever the code currently says.
+// The event contract's topics and event types, spelled out here rather than
+// taken from services/api/events: a system test checks the wire contract
+// (docs/architecture.md), not whatever the code currently says.
 const (
 	usersTopic  = "vidstream.users.v1"
 	videosTopic = "vidstream.videos.v1"
 	watchTopic  = "vidstream.watch.v1"
-	watchDLQ    = watchTopic + kafkabus.DLQSuffix
+	watchDLQ    = "vidstream.watch.v1.dlq"
 
 	typeWatchProgressed = watchTopic + ".WatchProgressed"
 	typeVideoWatched    = watchTopic + ".VideoWatched"

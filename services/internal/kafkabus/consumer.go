@@ -19,6 +19,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
@@ -135,7 +136,7 @@ func NewConsumer(cfg ConsumerConfig, db *database.DB, h Handler, p telemetry.Pro
 	}
 	cfg.Backoff = cfg.Backoff.Or(defaultConsumerBackoff)
 	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = DLQTopic(cfg.Topic)
+		cfg.DLQTopic = events.DLQ(cfg.Topic)
 	}
 	if cfg.DLQTopic == cfg.Topic {
 		return nil, fmt.Errorf("kafkabus: consumer: DLQTopic %q is the consumed topic", cfg.DLQTopic)

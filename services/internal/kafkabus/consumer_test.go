@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
@@ -222,7 +223,7 @@ func TestConsumerDeadLettersPoisonAndMovesOn(t *testing.T) {
 		}
 		stop := start(t, f.consumer(t, h, telemetry.Noop()))
 
-		dlq := kafkatest.WaitForRecords(t, f.brokers, kafkabus.DLQTopic(f.topic), 3)
+		dlq := kafkatest.WaitForRecords(t, f.brokers, events.DLQ(f.topic), 3)
 		got := f.waitEffects(t, 1)
 		waitCommitted(t, f, 0, 4)
 		if err := stop(); err != nil {
@@ -421,7 +422,7 @@ func TestConsumerRecoversFromAPanickingHandler(t *testing.T) {
 	kafkatest.Publish(t, f.brokers, record(t, f.topic, uuid.NewString(), "u1", progressed("v1")))
 	h := func(context.Context, *sql.Tx, kafkabus.Message) error { panic("handler bug") }
 	stop := start(t, f.consumer(t, h, telemetry.Noop()))
-	dlq := kafkatest.WaitForRecords(t, f.brokers, kafkabus.DLQTopic(f.topic), 1)
+	dlq := kafkatest.WaitForRecords(t, f.brokers, events.DLQ(f.topic), 1)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

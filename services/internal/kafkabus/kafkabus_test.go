@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
@@ -31,7 +32,7 @@ func TestEnsureTopicsCreatesTopicAndDLQIdempotently(t *testing.T) {
 	transport := &kafka.Transport{} // fresh: no cached metadata from before the topics existed
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
-	md, err := client.Metadata(t.Context(), &kafka.MetadataRequest{Topics: []string{topic, kafkabus.DLQTopic(topic)}})
+	md, err := client.Metadata(t.Context(), &kafka.MetadataRequest{Topics: []string{topic, events.DLQ(topic)}})
 	if err != nil {
 		t.Fatal(err)
 	}

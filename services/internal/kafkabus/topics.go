@@ -7,13 +7,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/vidstream/vidstream/services/api/events"
 )
-
-// DLQSuffix is appended to a topic's name to name its dead-letter topic.
-const DLQSuffix = ".dlq"
-
-// DLQTopic returns the dead-letter topic of topic: "<topic>.dlq".
-func DLQTopic(topic string) string { return topic + DLQSuffix }
 
 // TopicSpec describes a topic for EnsureTopics.
 type TopicSpec struct {
@@ -49,7 +45,7 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) er
 		}
 		parts := max(t.Partitions, 1)
 		rf := max(t.ReplicationFactor, 1)
-		for _, name := range []string{t.Name, DLQTopic(t.Name)} {
+		for _, name := range []string{t.Name, events.DLQ(t.Name)} {
 			configs = append(configs, kafka.TopicConfig{Topic: name, NumPartitions: parts, ReplicationFactor: rf})
 			names = append(names, name)
 		}
@@ -79,7 +75,7 @@ func TopicsExist(ctx context.Context, brokers []string, topics ...TopicSpec) err
 	defer done()
 	var names []string
 	for _, t := range topics {
-		names = append(names, t.Name, DLQTopic(t.Name))
+		names = append(names, t.Name, events.DLQ(t.Name))
 	}
 	if err := partitionsServed(ctx, client, names); err != nil {
 		return fmt.Errorf("topics exist: %w", err)

@@ -45,6 +45,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -166,7 +167,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, e Event, now time.Time)
 	headers := propagation.MapCarrier{
 		kafkabus.HeaderSpecVersion: kafkabus.SpecVersion,
 		kafkabus.HeaderID:          id.String(),
-		kafkabus.HeaderType:        e.Topic + "." + string(e.Payload.ProtoReflect().Descriptor().Name()),
+		kafkabus.HeaderType:        events.Type(e.Topic, e.Payload),
 		kafkabus.HeaderSource:      o.source,
 		kafkabus.HeaderTime:        now.Format(time.RFC3339Nano),
 		kafkabus.HeaderContentType: kafkabus.ContentTypeProtobuf,

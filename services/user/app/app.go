@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/httpx"
@@ -183,7 +184,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddHTTP("user http", httpSrv, httpLn)
 	g.AddGRPC("user grpc", grpcSrv, grpcLn)
 	topics := kafkabus.NewTopicGate(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log,
-		kafkabus.TopicSpec{Name: store.UsersTopic})
+		kafkabus.TopicSpec{Name: events.UsersTopic})
 	g.AddWorker("kafka topics", topics.Ensure)
 	g.AddWorker("outbox relay", relay.Run)
 	// Hooks run last registered first, after servers and workers stopped:

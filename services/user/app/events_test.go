@@ -9,13 +9,13 @@ import (
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/user/app"
-	"github.com/vidstream/vidstream/services/user/internal/store"
 )
 
 func TestPublishesAccountEvents(t *testing.T) {
@@ -26,7 +26,7 @@ func TestPublishesAccountEvents(t *testing.T) {
 			cfg.KafkaBrokers = brokers
 			p, spans := telemetrytest.New(t)
 			_, c := startAppWith(t, cfg, p)
-			f := kafkatest.NewFeed(t, brokers, store.UsersTopic)
+			f := kafkatest.NewFeed(t, brokers, events.UsersTopic)
 
 			email := "ann-" + rand.Text() + "@example.com"
 			u := c.register(email, "correct horse", "Ann")
@@ -89,8 +89,8 @@ func TestPublishesAccountEvents(t *testing.T) {
 				}
 			}
 
-			kafkatest.AssertRequestTrace(t, spans, createdRec, store.UsersTopic, "POST /v1/users")
-			kafkatest.AssertRequestTrace(t, spans, deletedRec, store.UsersTopic, "DELETE /v1/users/me")
+			kafkatest.AssertRequestTrace(t, spans, createdRec, events.UsersTopic, "POST /v1/users")
+			kafkatest.AssertRequestTrace(t, spans, deletedRec, events.UsersTopic, "DELETE /v1/users/me")
 		})
 	}
 }
@@ -110,7 +110,7 @@ func TestServesWhileKafkaIsDown(t *testing.T) {
 	c.request(http.MethodGet, "/v1/users/"+u.ID, "", nil).want(http.StatusOK)
 
 	cluster.Start()
-	f := kafkatest.NewFeed(t, cluster.Brokers(), store.UsersTopic)
+	f := kafkatest.NewFeed(t, cluster.Brokers(), events.UsersTopic)
 	got := f.Wait(t, 1, kafkatest.Keyed(u.ID))
 	kafkatest.CheckEnvelope(t, got[0], "vidstream.users.v1.UserCreated", app.EventSource)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	"github.com/vidstream/vidstream/services/internal/auth"
 	"github.com/vidstream/vidstream/services/internal/database"
@@ -23,8 +24,8 @@ import (
 	"github.com/vidstream/vidstream/services/internal/lifecycle"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/video/internal/consumers"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
-	"github.com/vidstream/vidstream/services/video/internal/events"
 	"github.com/vidstream/vidstream/services/video/internal/grpcapi"
 	"github.com/vidstream/vidstream/services/video/internal/httpapi"
 	"github.com/vidstream/vidstream/services/video/internal/store"
@@ -163,7 +164,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 		GroupID: cfg.ViewCounterGroup,
 		Topic:   events.WatchTopic,
 		Backoff: cfg.ConsumerBackoff,
-	}, db, events.NewViewCounter(svc, st, log.With(slog.String("component", "view-counter"))).Handle, p)
+	}, db, consumers.NewViewCounter(svc, st, log.With(slog.String("component", "view-counter"))).Handle, p)
 	if err != nil {
 		return nil, fmt.Errorf("video: %w", err)
 	}
@@ -189,7 +190,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddGRPC("video grpc", grpcSrv, grpcLn)
 
 	topics := kafkabus.NewTopicGate(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log,
-		kafkabus.TopicSpec{Name: store.VideosTopic}, kafkabus.TopicSpec{Name: events.WatchTopic})
+		kafkabus.TopicSpec{Name: events.VideosTopic}, kafkabus.TopicSpec{Name: events.WatchTopic})
 	g.AddWorker("kafka topics", topics.Ensure)
 	g.AddWorker("outbox relay", relay.Run)
 	g.AddWorker("view counter", topics.Then(viewCounter.Run))

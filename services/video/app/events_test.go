@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
@@ -25,8 +26,6 @@ import (
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/video/app"
-	"github.com/vidstream/vidstream/services/video/internal/events"
-	"github.com/vidstream/vidstream/services/video/internal/store"
 )
 
 // newKafkaEnv is newEnv with the video service on brokers; it returns the
@@ -58,7 +57,7 @@ func TestPublishesCatalogEvents(t *testing.T) {
 			brokers := kafkatest.Broker(t)
 			p, spans := telemetrytest.New(t)
 			e, _ := newKafkaEnv(t, b.db, brokers, p)
-			f := kafkatest.NewFeed(t, brokers, store.VideosTopic)
+			f := kafkatest.NewFeed(t, brokers, events.VideosTopic)
 			owner, stranger := e.newUser(t), e.newUser(t)
 
 			v := e.create(t, owner.token, movieReq("Metropolis"))
@@ -121,9 +120,9 @@ func TestPublishesCatalogEvents(t *testing.T) {
 				t.Errorf("VideoDeleted = %v, want video %s deleted after its update", &deleted, v.ID)
 			}
 
-			kafkatest.AssertRequestTrace(t, spans, got[0], store.VideosTopic, "POST /v1/videos")
-			kafkatest.AssertRequestTrace(t, spans, got[1], store.VideosTopic, "PATCH /v1/videos/{id}")
-			kafkatest.AssertRequestTrace(t, spans, got[2], store.VideosTopic, "DELETE /v1/videos/{id}")
+			kafkatest.AssertRequestTrace(t, spans, got[0], events.VideosTopic, "POST /v1/videos")
+			kafkatest.AssertRequestTrace(t, spans, got[1], events.VideosTopic, "PATCH /v1/videos/{id}")
+			kafkatest.AssertRequestTrace(t, spans, got[2], events.VideosTopic, "DELETE /v1/videos/{id}")
 		})
 	}
 }
@@ -225,7 +224,7 @@ func TestViewCounter(t *testing.T) {
 			if err := views(a.ID, 1)(); err != nil {
 				t.Fatalf("after a duplicate delivery: %v", err)
 			}
-			for _, m := range kafkatest.Records(t, brokers, kafkabus.DLQTopic(events.WatchTopic)) {
+			for _, m := range kafkatest.Records(t, brokers, events.DLQ(events.WatchTopic)) {
 				if id := kafkatest.Header(m, kafkabus.HeaderID); slices.Contains(ignoredIDs, id) {
 					t.Errorf("ignored record %s (%s) was dead-lettered", id, kafkatest.Header(m, kafkabus.HeaderType))
 				}
@@ -234,7 +233,7 @@ func TestViewCounter(t *testing.T) {
 			poisonID := uuid.NewString()
 			poison := rawWatchEvent(poisonID, "vidstream.watch.v1.VideoWatched", viewer, []byte{0xff, 0xff, 0xff})
 			kafkatest.Publish(t, brokers, poison, videoWatched(t, uuid.NewString(), viewer, c.ID))
-			dlq := kafkatest.NewFeed(t, brokers, kafkabus.DLQTopic(events.WatchTopic))
+			dlq := kafkatest.NewFeed(t, brokers, events.DLQ(events.WatchTopic))
 			got := dlq.Wait(t, 1, func(m kafka.Message) bool { return kafkatest.Header(m, kafkabus.HeaderID) == poisonID })
 			dead := got[0]
 			if string(dead.Key) != viewer || string(dead.Value) != string(poison.Value) {

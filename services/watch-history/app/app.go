@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/auth"
@@ -24,8 +25,8 @@ import (
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/watch-history/internal/catalog"
+	"github.com/vidstream/vidstream/services/watch-history/internal/consumers"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
-	"github.com/vidstream/vidstream/services/watch-history/internal/events"
 	"github.com/vidstream/vidstream/services/watch-history/internal/grpcapi"
 	"github.com/vidstream/vidstream/services/watch-history/internal/httpapi"
 	"github.com/vidstream/vidstream/services/watch-history/internal/store"
@@ -81,7 +82,7 @@ type Config struct {
 	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY, default=0s"`
 
 	// UsersGroup and VideosGroup are the consumer groups; empty means
-	// events.UsersGroup and events.VideosGroup, the contract's names (DESIGN
+	// events.HistoryUsersGroup and events.HistoryVideosGroup, the contract's names (DESIGN
 	// §6). Not read from the environment: only tests sharing one real
 	// cluster between several instances need different ones.
 	UsersGroup  string
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	closers.Add(producer.Close)
 	relay := outbox.NewRelay(db, producer, p, outbox.RelayOptions{Wake: ob.Wakeups()})
 
-	handlers := events.New(svc, st)
+	handlers := consumers.New(svc, st)
 	usersConsumer, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers,
 		GroupID: cfg.UsersGroup,
@@ -201,7 +202,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (a *App, err er
 	g.AddGRPC("watch-history grpc", grpcSrv, grpcLn)
 
 	topics := kafkabus.NewTopicGate(cfg.KafkaBrokers, cfg.KafkaTopicsManaged, log,
-		kafkabus.TopicSpec{Name: store.WatchTopic}, kafkabus.TopicSpec{Name: events.UsersTopic}, kafkabus.TopicSpec{Name: events.VideosTopic})
+		kafkabus.TopicSpec{Name: events.WatchTopic}, kafkabus.TopicSpec{Name: events.UsersTopic}, kafkabus.TopicSpec{Name: events.VideosTopic})
 	g.AddWorker("kafka topics", topics.Ensure)
 	g.AddWorker("outbox relay", relay.Run)
 	g.AddWorker("users consumer", topics.Then(usersConsumer.Run))
@@ -244,8 +245,8 @@ func (c Config) withDefaults() Config {
 	def(&c.DatabaseURL, DefaultDatabaseURL)
 	def(&c.UserGRPCAddr, DefaultUserGRPCAddr)
 	def(&c.VideoGRPCAddr, DefaultVideoGRPCAddr)
-	def(&c.UsersGroup, events.UsersGroup)
-	def(&c.VideosGroup, events.VideosGroup)
+	def(&c.UsersGroup, events.HistoryUsersGroup)
+	def(&c.VideosGroup, events.HistoryVideosGroup)
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = grpcx.DefaultTimeout
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
@@ -25,8 +26,6 @@ import (
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/watch-history/app"
-	"github.com/vidstream/vidstream/services/watch-history/internal/events"
-	"github.com/vidstream/vidstream/services/watch-history/internal/store"
 )
 
 // watchFeed is a real kafkabus consumer of vidstream.watch.v1, in a group of
@@ -42,8 +41,8 @@ func consumeWatch(t *testing.T, brokers []string, userID string) *watchFeed {
 	// The service creates the topic in the background; a group consumer
 	// that joined before it existed would not see its partitions until the
 	// next rebalance (a kafka-go limitation), so make sure it exists.
-	if err := kafkabus.EnsureTopics(t.Context(), brokers, kafkabus.TopicSpec{Name: store.WatchTopic}); err != nil {
-		t.Fatalf("ensure %s: %v", store.WatchTopic, err)
+	if err := kafkabus.EnsureTopics(t.Context(), brokers, kafkabus.TopicSpec{Name: events.WatchTopic}); err != nil {
+		t.Fatalf("ensure %s: %v", events.WatchTopic, err)
 	}
 	db := databasetest.OpenSQLite(t, nil)
 	if err := kafkabus.MigrateInbox(t.Context(), db); err != nil {
@@ -53,7 +52,7 @@ func consumeWatch(t *testing.T, brokers []string, userID string) *watchFeed {
 	c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: brokers,
 		GroupID: kafkatest.Name(t, "watch-feed"),
-		Topic:   store.WatchTopic,
+		Topic:   events.WatchTopic,
 	}, db, func(_ context.Context, _ *sql.Tx, m kafkabus.Message) error {
 		if string(m.Key) == userID {
 			f.mu.Lock()
@@ -114,7 +113,7 @@ func TestOutboxPublishesWatchEvents(t *testing.T) {
 	seen := map[string]bool{}
 	for i, m := range got {
 		w := wants[i]
-		if m.Type() != store.WatchTopic+"."+w.typ {
+		if m.Type() != events.WatchTopic+"."+w.typ {
 			t.Fatalf("record %d has ce_type %q, want %s: the order of one user's events must be kept", i, m.Type(), w.typ)
 		}
 		for header, value := range map[string]string{
@@ -158,7 +157,7 @@ func TestOutboxPublishesWatchEvents(t *testing.T) {
 	other := e.newUser(t)
 	otherFeed := consumeWatch(t, e.brokers, other.id)
 	e.put(t, other, v.ID, 100)
-	if got := otherFeed.wait(t, 2); got[1].Type() != store.WatchTopic+".VideoWatched" {
+	if got := otherFeed.wait(t, 2); got[1].Type() != events.WatchTopic+".VideoWatched" {
 		t.Fatalf("second viewer's records: %s, %s", got[0].Type(), got[1].Type())
 	}
 }
@@ -178,7 +177,7 @@ func assertOneTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafkabus.Mess
 		"PUT /v1/history/{video_id}":                      trace.SpanKindServer,
 		"vidstream.user.v1.UserService/AuthenticateToken": trace.SpanKindClient,
 		"vidstream.video.v1.VideoService/GetVideo":        trace.SpanKindClient,
-		store.WatchTopic + " publish":                     trace.SpanKindProducer,
+		events.WatchTopic + " publish":                    trace.SpanKindProducer,
 	}
 	eventually(t, func() error {
 		found := map[string]bool{}
@@ -197,7 +196,7 @@ func assertOneTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafkabus.Mess
 	// The record's traceparent is the producer span itself, so a
 	// consumer's span becomes its child.
 	for _, s := range spans.Ended() {
-		if s.SpanContext().SpanID() == sc.SpanID() && s.Name() != store.WatchTopic+" publish" {
+		if s.SpanContext().SpanID() == sc.SpanID() && s.Name() != events.WatchTopic+" publish" {
 			t.Fatalf("traceparent names span %q, want the producer span", s.Name())
 		}
 	}
@@ -227,14 +226,14 @@ func TestServesWhileKafkaIsDown(t *testing.T) {
 	cluster.Start()
 	// The service creates the topic and publishes what waited in the
 	// outbox once it reaches the broker.
-	kafkatest.WaitForRecords(t, e.brokers, store.WatchTopic, 1)
+	kafkatest.WaitForRecords(t, e.brokers, events.WatchTopic, 1)
 	feed := consumeWatch(t, e.brokers, viewer.id)
 	got := feed.wait(t, 3)
 	var types []string
 	for _, m := range got {
 		types = append(types, m.Type())
 	}
-	want := []string{store.WatchTopic + ".WatchProgressed", store.WatchTopic + ".WatchProgressed", store.WatchTopic + ".VideoWatched"}
+	want := []string{events.WatchTopic + ".WatchProgressed", events.WatchTopic + ".WatchProgressed", events.WatchTopic + ".VideoWatched"}
 	if !slices.Equal(types, want) {
 		t.Fatalf("published after the outage: %v, want %v", types, want)
 	}
@@ -304,7 +303,7 @@ func publish(t *testing.T, brokers []string, topic, key string, m proto.Message)
 		Headers: []kafka.Header{
 			{Key: kafkabus.HeaderSpecVersion, Value: []byte(kafkabus.SpecVersion)},
 			{Key: kafkabus.HeaderID, Value: []byte(uuid.NewString())},
-			{Key: kafkabus.HeaderType, Value: []byte(topic + "." + string(m.ProtoReflect().Descriptor().Name()))},
+			{Key: kafkabus.HeaderType, Value: []byte(events.Type(topic, m))},
 			{Key: kafkabus.HeaderSource, Value: []byte("/services/test")},
 			{Key: kafkabus.HeaderTime, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
 			{Key: kafkabus.HeaderContentType, Value: []byte(kafkabus.ContentTypeProtobuf)},

@@ -27,6 +27,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 )
 
@@ -167,7 +168,7 @@ func CreateTopic(tb testing.TB, brokers []string, topic string, partitions int) 
 		tb.Fatalf("kafkatest: create topic %s: %v", topic, err)
 	}
 	if IsReal() {
-		tb.Cleanup(func() { deleteTopics(tb, brokers, topic, kafkabus.DLQTopic(topic)) })
+		tb.Cleanup(func() { deleteTopics(tb, brokers, topic, events.DLQ(topic)) })
 	}
 }
 

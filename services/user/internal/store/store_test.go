@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
@@ -330,8 +331,8 @@ func TestEmit(t *testing.T) {
 			t.Fatalf("create and emit: %v", err)
 		}
 		got := ob.Events(t, u.ID)
-		if len(got) != 1 || got[0].Topic != store.UsersTopic || got[0].Type != "UserCreated" {
-			t.Fatalf("events of %s = %+v, want one UserCreated on %s", u.ID, got, store.UsersTopic)
+		if len(got) != 1 || got[0].Topic != events.UsersTopic || got[0].Type != "UserCreated" {
+			t.Fatalf("events of %s = %+v, want one UserCreated on %s", u.ID, got, events.UsersTopic)
 		}
 		var created eventsv1.UserCreated
 		if err := proto.Unmarshal(got[0].Payload, &created); err != nil {

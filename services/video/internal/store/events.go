@@ -6,15 +6,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 )
-
-// VideosTopic carries this service's events, keyed by video id so that one
-// video's events stay in order on one partition (a VideoDeleted never
-// overtakes the VideoUpdated before it).
-const VideosTopic = "vidstream.videos.v1"
 
 // toOutbox translates a domain event into its wire contract
 // (services/api/events/v1).
@@ -30,7 +26,7 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 			return outbox.Event{}, err
 		}
 		return outbox.Event{
-			Topic: VideosTopic,
+			Topic: events.VideosTopic,
 			Key:   e.VideoID.String(),
 			Payload: &eventsv1.VideoPublished{
 				VideoId:         e.VideoID.String(),
@@ -47,7 +43,7 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 			return outbox.Event{}, err
 		}
 		return outbox.Event{
-			Topic: VideosTopic,
+			Topic: events.VideosTopic,
 			Key:   e.VideoID.String(),
 			Payload: &eventsv1.VideoUpdated{
 				VideoId:         e.VideoID.String(),
@@ -59,7 +55,7 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 		}, nil
 	case domain.VideoDeleted:
 		return outbox.Event{
-			Topic: VideosTopic,
+			Topic: events.VideosTopic,
 			Key:   e.VideoID.String(),
 			Payload: &eventsv1.VideoDeleted{
 				VideoId:   e.VideoID.String(),

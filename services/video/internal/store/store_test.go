@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
@@ -347,8 +348,8 @@ func TestEmit(t *testing.T) {
 			t.Fatalf("insert and emit: %v", err)
 		}
 		got := ob.Events(t, m.ID)
-		if len(got) != 1 || got[0].Topic != store.VideosTopic || got[0].Type != "VideoPublished" {
-			t.Fatalf("events of %s = %+v, want one VideoPublished on %s", m.ID, got, store.VideosTopic)
+		if len(got) != 1 || got[0].Topic != events.VideosTopic || got[0].Type != "VideoPublished" {
+			t.Fatalf("events of %s = %+v, want one VideoPublished on %s", m.ID, got, events.VideosTopic)
 		}
 		var published eventsv1.VideoPublished
 		if err := proto.Unmarshal(got[0].Payload, &published); err != nil {

@@ -5,14 +5,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 )
-
-// WatchTopic carries this service's events. They are keyed by user id so
-// that one user's progress reports stay in order on one partition.
-const WatchTopic = "vidstream.watch.v1"
 
 // toOutbox translates a domain event into its wire contract
 // (services/api/events/v1).
@@ -20,7 +17,7 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 	switch e := e.(type) {
 	case domain.WatchProgressed:
 		return outbox.Event{
-			Topic: WatchTopic,
+			Topic: events.WatchTopic,
 			Key:   e.UserID.String(),
 			Payload: &eventsv1.WatchProgressed{
 				UserId:          e.UserID.String(),
@@ -33,7 +30,7 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 		}, nil
 	case domain.VideoWatched:
 		return outbox.Event{
-			Topic: WatchTopic,
+			Topic: events.WatchTopic,
 			Key:   e.UserID.String(),
 			Payload: &eventsv1.VideoWatched{
 				UserId:    e.UserID.String(),

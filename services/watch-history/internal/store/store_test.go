@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
@@ -445,8 +446,8 @@ func emit(db *database.DB) func(t *testing.T) {
 			t.Errorf("relay notified after a transaction without events")
 		}
 		for _, e := range rec.events {
-			if e.Topic != store.WatchTopic || e.Key != user.String() {
-				t.Errorf("event %T on %s keyed %s, want %s keyed by user", e.Payload, e.Topic, e.Key, store.WatchTopic)
+			if e.Topic != events.WatchTopic || e.Key != user.String() {
+				t.Errorf("event %T on %s keyed %s, want %s keyed by user", e.Payload, e.Topic, e.Key, events.WatchTopic)
 			}
 		}
 		wantProgress := &eventsv1.WatchProgressed{UserId: user.String(), VideoId: video.String(), PositionSeconds: 95, DurationSeconds: 100, Completed: true}

@@ -1,4 +1,4 @@
-package events_test
+package consumers_test
 
 import (
 	"bytes"
@@ -13,14 +13,15 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/video/internal/consumers"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
-	"github.com/vidstream/vidstream/services/video/internal/events"
 	"github.com/vidstream/vidstream/services/video/internal/store"
 )
 
@@ -58,7 +59,7 @@ func TestViewCounter(t *testing.T) {
 		st := store.New(db, outbox.New(db, "/services/video", telemetry.Noop()))
 		svc := domain.NewService(st)
 		var logs bytes.Buffer
-		h := events.NewViewCounter(svc, st, slog.New(slog.NewJSONHandler(&logs, nil)))
+		h := consumers.NewViewCounter(svc, st, slog.New(slog.NewJSONHandler(&logs, nil)))
 		handle := func(m kafkabus.Message) error {
 			return db.InTx(ctx, func(tx *sql.Tx) error { return h.Handle(ctx, tx, m) })
 		}

@@ -1,4 +1,4 @@
-package events_test
+package consumers_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/database"
@@ -21,8 +22,8 @@ import (
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/watch-history/internal/consumers"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
-	"github.com/vidstream/vidstream/services/watch-history/internal/events"
 	"github.com/vidstream/vidstream/services/watch-history/internal/store"
 )
 
@@ -77,7 +78,7 @@ func newHarness(t *testing.T) *harness {
 	kafkatest.CreateTopic(t, h.brokers, h.users, 1)
 	kafkatest.CreateTopic(t, h.brokers, h.videos, 1)
 
-	handlers := events.New(h.svc, h.store)
+	handlers := consumers.New(h.svc, h.store)
 	h.run(db, h.users, handlers.Users)
 	h.run(db, h.videos, handlers.Videos)
 	return h
@@ -164,7 +165,7 @@ func (h *harness) publishEvent(topic, ceID, key string, m proto.Message) {
 	if topic == h.videos {
 		base = events.VideosTopic
 	}
-	h.publish(topic, ceID, base+"."+string(m.ProtoReflect().Descriptor().Name()), key, payload)
+	h.publish(topic, ceID, events.Type(base, m), key, payload)
 }
 
 func (h *harness) deleteUser(ceID string, user uuid.UUID) {
@@ -296,8 +297,8 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 	h.publishEvent(h.videos, uuid.NewString(), "k", &eventsv1.VideoUpdated{VideoId: film.ID.String(), Title: "x", DurationSeconds: 10})          // no updated_at
 	h.publishEvent(h.videos, uuid.NewString(), "k", &eventsv1.VideoUpdated{VideoId: film.ID.String(), Title: "x", UpdatedAt: timestamppb.Now()}) // duration 0
 
-	kafkatest.WaitForRecords(t, h.brokers, kafkabus.DLQTopic(h.users), 2)
-	kafkatest.WaitForRecords(t, h.brokers, kafkabus.DLQTopic(h.videos), 2)
+	kafkatest.WaitForRecords(t, h.brokers, events.DLQ(h.users), 2)
+	kafkatest.WaitForRecords(t, h.brokers, events.DLQ(h.videos), 2)
 
 	// The consumers moved on past the poison.
 	h.deleteUser(uuid.NewString(), alice)

@@ -1,9 +1,9 @@
-// Package events applies other services' Kafka events to watch history:
+// Package consumers applies other services' Kafka events to watch history:
 // forgetting deleted users and videos and keeping copied titles fresh. The
 // handlers run inside the kafkabus consumer's transaction, which also records
 // the event's ce_id, so a redelivered event is skipped and every effect here
 // happens once.
-package events
+package consumers
 
 import (
 	"context"
@@ -13,32 +13,19 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 )
 
-// Topics consumed, and the consumer group of each (DESIGN §6). One group per
-// topic lets a backlog of video renames never delay forgetting a user.
-const (
-	UsersTopic  = "vidstream.users.v1"
-	VideosTopic = "vidstream.videos.v1"
-	UsersGroup  = "watch-history.users"
-	VideosGroup = "watch-history.videos"
-)
-
-// ce_type values this package acts on: "<topic>.<message name>", the same
-// derivation the outbox uses when it publishes them.
+// The ce_type values this package acts on.
 var (
-	typeUserDeleted  = ceType(UsersTopic, &eventsv1.UserDeleted{})
-	typeVideoUpdated = ceType(VideosTopic, &eventsv1.VideoUpdated{})
-	typeVideoDeleted = ceType(VideosTopic, &eventsv1.VideoDeleted{})
+	typeUserDeleted  = events.Type(events.UsersTopic, &eventsv1.UserDeleted{})
+	typeVideoUpdated = events.Type(events.VideosTopic, &eventsv1.VideoUpdated{})
+	typeVideoDeleted = events.Type(events.VideosTopic, &eventsv1.VideoDeleted{})
 )
-
-func ceType(topic string, m proto.Message) string {
-	return topic + "." + string(m.ProtoReflect().Descriptor().Name())
-}
 
 // Binder gives domain operations over a transaction the caller owns;
 // *store.Store is the production one.

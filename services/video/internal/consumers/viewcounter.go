@@ -1,8 +1,8 @@
-// Package events applies other services' Kafka events to the video catalog:
+// Package consumers applies other services' Kafka events to the video catalog:
 // counting views from watch history's VideoWatched. The handler runs inside
 // the kafkabus consumer's transaction, which also records the event's ce_id,
 // so a redelivered event is skipped and every view is counted once.
-package events
+package consumers
 
 import (
 	"context"
@@ -13,21 +13,15 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 )
 
-// The topic consumed and the consumer group reading it (DESIGN §6).
-const (
-	WatchTopic       = "vidstream.watch.v1"
-	ViewCounterGroup = "video.view-counter"
-)
-
-// typeVideoWatched is the ce_type acted on: "<topic>.<message name>", the
-// same derivation the outbox uses when it publishes it.
-var typeVideoWatched = WatchTopic + "." + string((&eventsv1.VideoWatched{}).ProtoReflect().Descriptor().Name())
+// typeVideoWatched is the ce_type acted on.
+var typeVideoWatched = events.Type(events.WatchTopic, &eventsv1.VideoWatched{})
 
 // Binder gives domain operations over a transaction the caller owns;
 // *store.Store is the production one.

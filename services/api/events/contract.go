@@ -1,0 +1,97 @@
+// Package events is vidstream's event contract in one place: the Kafka
+// topics, who publishes to each and with which key, the consumer groups
+// that read them, their dead-letter topics, and the CloudEvents type of
+// every message. The messages themselves are the protobuf types of package
+// events/v1 (services/api/proto/vidstream/events/v1).
+//
+// Producers, consumers, the Helm chart's topic list (a chart test compares
+// them) and the tests all take their names from here, so a topic is renamed
+// or a consumer added in one file. docs/architecture.md explains the
+// contract in prose.
+package events
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
+)
+
+// The topics. The version in the name is the contract's major version: a
+// change old consumers cannot read goes to a new topic (".v2"), while
+// additive changes (a new field, a new event type) stay on this one.
+const (
+	// UsersTopic is published by user, keyed by user id.
+	UsersTopic = "vidstream.users.v1"
+	// VideosTopic is published by video, keyed by video id.
+	VideosTopic = "vidstream.videos.v1"
+	// WatchTopic is published by watch-history, keyed by user id.
+	WatchTopic = "vidstream.watch.v1"
+)
+
+// The consumer groups. Each group reads one topic at its own pace; one
+// group per topic keeps, say, a backlog of video renames from delaying the
+// purge of a deleted user.
+const (
+	// ViewCounterGroup is video's: VideoWatched adds a view.
+	ViewCounterGroup = "video.view-counter"
+	// HistoryUsersGroup is watch-history's: UserDeleted purges the user's history.
+	HistoryUsersGroup = "watch-history.users"
+	// HistoryVideosGroup is watch-history's: VideoUpdated renames,
+	// VideoDeleted removes.
+	HistoryVideosGroup = "watch-history.videos"
+)
+
+// DLQSuffix names a topic's dead-letter topic.
+const DLQSuffix = ".dlq"
+
+// DLQ returns the dead-letter topic of topic, "<topic>.dlq": where a
+// consumer moves a record it cannot process, with the original bytes and
+// headers and headers saying why.
+func DLQ(topic string) string { return topic + DLQSuffix }
+
+// Type returns the CloudEvents type (the ce_type header) of message m
+// published on topic: "<topic>.<message name>", e.g.
+// "vidstream.users.v1.UserDeleted". Producers set it and consumers switch on
+// it, so both derive it here.
+func Type(topic string, m proto.Message) string {
+	return topic + "." + string(m.ProtoReflect().Descriptor().Name())
+}
+
+// Topic describes one topic of the contract.
+type Topic struct {
+	Name string
+	// Producer is the one service that publishes to the topic.
+	Producer string
+	// Key is what records are keyed by; events of one key stay in order.
+	Key string
+	// Events are the message types published on the topic.
+	Events []proto.Message
+}
+
+// Subscription is one consumer group of one service reading one topic.
+type Subscription struct {
+	Service string
+	Group   string
+	Topic   string
+}
+
+// Topics returns every topic of the contract.
+func Topics() []Topic {
+	return []Topic{
+		{Name: UsersTopic, Producer: "user", Key: "user_id",
+			Events: []proto.Message{&eventsv1.UserCreated{}, &eventsv1.UserDeleted{}}},
+		{Name: VideosTopic, Producer: "video", Key: "video_id",
+			Events: []proto.Message{&eventsv1.VideoPublished{}, &eventsv1.VideoUpdated{}, &eventsv1.VideoDeleted{}}},
+		{Name: WatchTopic, Producer: "watch-history", Key: "user_id",
+			Events: []proto.Message{&eventsv1.WatchProgressed{}, &eventsv1.VideoWatched{}}},
+	}
+}
+
+// Subscriptions returns every consumer group of the contract.
+func Subscriptions() []Subscription {
+	return []Subscription{
+		{Service: "video", Group: ViewCounterGroup, Topic: WatchTopic},
+		{Service: "watch-history", Group: HistoryUsersGroup, Topic: UsersTopic},
+		{Service: "watch-history", Group: HistoryVideosGroup, Topic: VideosTopic},
+	}
+}

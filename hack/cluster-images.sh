@@ -34,6 +34,8 @@
 # Usage: hack/cluster-images.sh [IMAGE...]   (default: all; names as above
 #        without repository: pause coredns busybox user video watch-history
 #        topic-operator jaeger otel-collector kafka postgresql)
+#        hack/cluster-images.sh --to REF SERVICE   (one service image, pushed
+#        to REF: skaffold's custom builder, hack/skaffold-build.sh)
 set -euo pipefail
 
 # shellcheck source=hack/cluster/common.sh
@@ -138,7 +140,7 @@ image_service() {
 	VERSION="$version" COMMIT="$commit" GOFLAGS=-mod=readonly "$root/hack/build-service.sh" "$name" "$work/$name.bin"
 	file_layer "$layers/$name.tar" "$work/$name.bin" /service
 	rm -f "$work/$name.bin"
-	push "$name" "$registry_addr/vidstream/$name:${IMAGE_TAG:-cluster}" \
+	push "$name" "${to:-$registry_addr/vidstream/$name:cluster}" \
 		-layer "$layers/static-base.tar" -layer "$layers/$name.tar" \
 		-entrypoint /service -user 65532:65532 -workdir /home/nonroot \
 		-env PATH=/usr/local/bin:/usr/bin:/bin -env HTTP_ADDR=:8080 -env GRPC_ADDR=:9090 \
@@ -280,6 +282,13 @@ EOF
 }
 
 main() {
+	to=
+	if [[ "${1:-}" == --to ]]; then
+		# One service image, to a reference of the caller's (skaffold's).
+		to="$2"
+		shift 2
+		[[ $# == 1 && "$1" =~ ^(user|video|watch-history|topic-operator)$ ]] || die "--to REF takes one service"
+	fi
 	local selected=("$@") name
 	((${#selected[@]})) || selected=("${all[@]}")
 	mkdir -p "$layers" "$work/digests" "$cache/rootfs"
@@ -293,7 +302,7 @@ main() {
 		*) die "unknown image $name (want: ${all[*]})" ;;
 		esac
 	done
-	values_file
+	[[ -n "$to" ]] || values_file
 	log "images pushed in $((SECONDS - t))s"
 }
 

@@ -100,10 +100,12 @@ wait_started() {
 host_network() {
 	local key
 	: >"$state/sysctl.saved"
-	for key in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables; do
+	# kube-proxy sets route_localnet (NodePorts on 127.0.0.1).
+	for key in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables \
+		net.ipv4.conf.all.route_localnet; do
 		echo "$key=$(sysctl -n "$key")" >>"$state/sysctl.saved"
-		sysctl -qw "$key=1"
 	done
+	sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
 	# The bridge is made here rather than by the CNI plugin, so that the
 	# service range can be routed to it: a connection to a ClusterIP that
 	# kube-proxy has not (or no longer) translated then stays on this

@@ -4,9 +4,10 @@
 #
 #   cluster/pause:3.10                 hack/tools/cluster/pause (static Go), the sandbox image
 #   cluster/coredns:1.15.0             CoreDNS built by hack/k8s-tools.sh
-#   cluster/busybox:1.35.0             Debian's busybox-static: the services' wait-for-database
-#                                      init containers and the helm test pods (busybox:1.37.0
-#                                      upstream) need sh, nc and wget
+#   cluster/busybox:1.35.0             Debian's busybox-static (and OpenBSD netcat): the
+#                                      services' wait-for-database init containers and the
+#                                      helm test pods (busybox:1.37.0 upstream) need sh,
+#                                      nc -z and wget
 #   vidstream/<service>:<tag>          user, video, watch-history, topic-operator:
 #                                      hack/build-service.sh, the binary the Dockerfile's
 #                                      build stage makes, on a distroless-like base
@@ -109,26 +110,32 @@ image_coredns() {
 		-entrypoint /coredns
 }
 
+# Debian's busybox-static has no `nc -z` (the services' wait-for-database
+# init containers use it), so Debian's OpenBSD netcat and the libraries it
+# links come along, unpacked from their packages.
+busybox_debs=(busybox-static netcat-openbsd libbsd0 libmd0 libc6)
+
 image_busybox() {
-	local dir="$work/stage-busybox" deb applet
-	mkdir -p "$cache/debs"
-	deb="$(find "$cache/debs" -name 'busybox-static_*.deb' | head -n1)"
-	if [[ -z "$deb" ]]; then
-		(cd "$cache/debs" && apt-get download busybox-static >&2)
-		deb="$(find "$cache/debs" -name 'busybox-static_*.deb' | head -n1)"
-	fi
-	rm -rf "$dir"
-	mkdir -p "$dir/x" "$dir/root/bin" "$dir/root/tmp"
-	dpkg-deb -x "$deb" "$dir/x"
-	install -m 0755 "$dir/x/bin/busybox" "$dir/root/bin/busybox"
+	local dir="$work/stage-busybox" pkg deb applet
+	mkdir -p "$cache/debs" "$dir/root/bin" "$dir/root/tmp"
+	for pkg in "${busybox_debs[@]}"; do
+		deb="$(find "$cache/debs" -name "${pkg}_*.deb" | sort | tail -n1)"
+		if [[ -z "$deb" ]]; then
+			(cd "$cache/debs" && apt-get download "$pkg" >&2)
+			deb="$(find "$cache/debs" -name "${pkg}_*.deb" | sort | tail -n1)"
+		fi
+		dpkg-deb -x "$deb" "$dir/root"
+	done
+	rm -rf "$dir"/root/usr/share/{doc,man,lintian,locale} "$dir"/root/etc/ld.so.conf.d
+	ln -sf nc.openbsd "$dir/root/bin/nc"
 	for applet in $("$dir/root/bin/busybox" --list); do
-		[[ "$applet" == busybox ]] || ln -s busybox "$dir/root/bin/$applet"
+		[[ -e "$dir/root/bin/$applet" || -L "$dir/root/bin/$applet" ]] || ln -s busybox "$dir/root/bin/$applet"
 	done
 	chmod 1777 "$dir/root/tmp"
 	mktar "$dir/root" "$layers/busybox.tar"
 	rm -rf "$dir"
 	push busybox "$registry_addr/cluster/busybox:1.35.0" -layer "$layers/busybox.tar" \
-		-env PATH=/bin -cmd sh
+		-env PATH=/bin:/usr/bin -cmd sh
 }
 
 # image_service NAME: as the Dockerfile builds it.
@@ -232,6 +239,13 @@ customize_postgresql() {
 	sed -i -E "s/^postgres:x:$gid:/postgres:x:70:/" "$dir/etc/group"
 	find "$dir" -xdev -uid "$uid" -exec chown -h 70 {} +
 	find "$dir" -xdev -gid "$gid" -exec chgrp -h 70 {} +
+	# The package's own cluster (the entrypoint makes one in $PGDATA), the
+	# LLVM JIT (a third of the image; PostgreSQL turns JIT off without it)
+	# and locale sources.
+	rm -rf "$dir"/var/lib/postgresql/15/main "$dir"/etc/postgresql/15/main \
+		"$dir"/usr/lib/postgresql/15/lib/llvmjit* "$dir"/usr/lib/postgresql/15/lib/bitcode \
+		"$dir"/usr/lib/x86_64-linux-gnu/libLLVM-* "$dir"/usr/lib/x86_64-linux-gnu/libz3.so.* \
+		"$dir"/usr/share/i18n/locales
 }
 
 image_kafka() {

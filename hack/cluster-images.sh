@@ -13,7 +13,8 @@
 #                                      build stage makes, on a distroless-like base
 #                                      (passwd with nonroot 65532, CA certificates, /tmp),
 #                                      with the Dockerfile's user, env, workdir and ports
-#   cluster/jaeger:2.13.0              Jaeger built by hack/k8s-tools.sh (module v1.76.0)
+#   cluster/jaeger:2.13.0              Jaeger built by hack/k8s-tools.sh (module v1.76.0), on
+#                                      Debian's glibc (it is built with cgo, as `make run` builds it)
 #   cluster/otel-collector:0.165.0     the collector hack/k8s-tools.sh builds (otelcol-vidstream)
 #   cluster/kafka:4.4.0                Debian's JRE (debootstrap) + the jars hack/kafka.sh
 #                                      assembles from Maven Central + k8s/cluster/images/kafka
@@ -116,15 +117,11 @@ image_coredns() {
 busybox_debs=(busybox-static netcat-openbsd libbsd0 libmd0 libc6)
 
 image_busybox() {
-	local dir="$work/stage-busybox" pkg deb applet
-	mkdir -p "$cache/debs" "$dir/root/bin" "$dir/root/tmp"
+	local dir="$work/stage-busybox" pkg applet
+	rm -rf "$dir"
+	mkdir -p "$dir/root/bin" "$dir/root/tmp"
 	for pkg in "${busybox_debs[@]}"; do
-		deb="$(find "$cache/debs" -name "${pkg}_*.deb" | sort | tail -n1)"
-		if [[ -z "$deb" ]]; then
-			(cd "$cache/debs" && apt-get download "$pkg" >&2)
-			deb="$(find "$cache/debs" -name "${pkg}_*.deb" | sort | tail -n1)"
-		fi
-		dpkg-deb -x "$deb" "$dir/root"
+		dpkg-deb -x "$(deb_file "$pkg")" "$dir/root"
 	done
 	rm -rf "$dir"/root/usr/share/{doc,man,lintian,locale} "$dir"/root/etc/ld.so.conf.d
 	ln -sf nc.openbsd "$dir/root/bin/nc"
@@ -156,10 +153,37 @@ image_service() {
 		-label "org.opencontainers.image.version=$version" -label "org.opencontainers.image.revision=$commit"
 }
 
+# deb_file PACKAGE: the package's .deb, downloaded once into the cache.
+deb_file() {
+	local deb
+	mkdir -p "$cache/debs"
+	deb="$(find "$cache/debs" -name "${1}_*.deb" | sort | tail -n1)"
+	if [[ -z "$deb" ]]; then
+		(cd "$cache/debs" && apt-get download "$1" >&2)
+		deb="$(find "$cache/debs" -name "${1}_*.deb" | sort | tail -n1)"
+	fi
+	echo "$deb"
+}
+
+# glibc from Debian's libc6, for binaries built with cgo (as distroless/base
+# carries it): Jaeger is built the way `make run` builds it, which links the
+# C library for the resolver.
+glibc_base() {
+	local dir="$work/stage-glibc" out="$layers/glibc.tar"
+	[[ -f "$out" ]] && return 0
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	dpkg-deb -x "$(deb_file libc6)" "$dir"
+	rm -rf "$dir"/usr/share "$dir"/usr/bin "$dir"/usr/sbin "$dir"/sbin "$dir"/etc/ld.so.conf.d "$dir"/usr/lib/*/gconv
+	mktar "$dir" "$out"
+	rm -rf "$dir"
+}
+
 image_jaeger() {
 	static_base
+	glibc_base
 	file_layer "$layers/jaeger.tar" "$bin/jaeger" /jaeger
-	push jaeger "$registry_addr/cluster/jaeger:2.13.0" -layer "$layers/static-base.tar" -layer "$layers/jaeger.tar" \
+	push jaeger "$registry_addr/cluster/jaeger:2.13.0" -layer "$layers/static-base.tar" -layer "$layers/glibc.tar" -layer "$layers/jaeger.tar" \
 		-entrypoint /jaeger -user 10001:10001 -port 16686/tcp -port 4317/tcp -port 4318/tcp
 }
 

@@ -220,11 +220,32 @@ conntrack: {maxPerCore: 0}
 EOF
 }
 
+# on_failure: say what went wrong, then tear down (unless
+# CLUSTER_KEEP_ON_FAILURE=1, to look around).
+on_failure() {
+	log "start failed"
+	if pid_alive kube-apiserver; then
+		kc get pods -A -o wide >&2 2>&1
+		kc get events -A --sort-by .lastTimestamp 2>&1 | tail -n 20 >&2
+	fi
+	local f
+	for f in kubelet containerd; do
+		[[ -f "$state/logs/$f.log" ]] || continue
+		log "the end of $f's log:"
+		grep -iE 'error|fail' "$state/logs/$f.log" | tail -n 15 >&2
+	done
+	if [[ "${CLUSTER_KEEP_ON_FAILURE:-}" == 1 ]]; then
+		log "left running (CLUSTER_KEEP_ON_FAILURE=1): hack/cluster-down.sh removes it"
+		return
+	fi
+	"$root/hack/cluster-down.sh" || true
+}
+
 main() {
 	preflight
 	mkdir -p "$state"/{logs,pids,pki} "$cache"
 	# From here on, a failure tears down whatever was started.
-	trap 'rc=$?; if ((rc != 0)); then log "start failed; tearing down"; "$root/hack/cluster-down.sh" || true; fi; exit $rc' EXIT
+	trap 'rc=$?; if ((rc != 0)); then on_failure; fi; exit $rc' EXIT
 
 	local ip
 	ip="$(node_ip)"

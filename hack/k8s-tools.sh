@@ -136,7 +136,8 @@ build_kubenode() {
 }
 
 build_coredns() {
-	gobuild "$tools/coredns" -ldflags "-s -w" -o "$bin/coredns" github.com/coredns/coredns
+	# Static: it runs alone in an image FROM scratch.
+	CGO_ENABLED=0 gobuild "$tools/coredns" -ldflags "-s -w" -o "$bin/coredns" github.com/coredns/coredns
 }
 
 build_clustertool() {

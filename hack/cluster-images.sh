@@ -4,7 +4,7 @@
 #
 #   cluster/pause:3.10                 hack/tools/cluster/pause (static Go), the sandbox image
 #   cluster/coredns:1.15.0             CoreDNS built by hack/k8s-tools.sh
-#   cluster/busybox:1.35.0             Debian's busybox-static (and OpenBSD netcat): the
+#   cluster/busybox:1.35.0             Debian's busybox-static (with OpenBSD netcat, dash): the
 #                                      services' wait-for-database init containers and the
 #                                      helm test pods (busybox:1.37.0 upstream) need sh,
 #                                      nc -z and wget
@@ -111,10 +111,12 @@ image_coredns() {
 		-entrypoint /coredns
 }
 
-# Debian's busybox-static has no `nc -z` (the services' wait-for-database
+# Debian's busybox (linked to the glibc that comes along, so that name
+# lookups work; the static build crashes in them) has no `nc -z` (the services' wait-for-database
 # init containers use it), so Debian's OpenBSD netcat and the libraries it
-# links come along, unpacked from their packages.
-busybox_debs=(busybox-static netcat-openbsd libbsd0 libmd0 libc6)
+# links come along, unpacked from their packages; and dash is /bin/sh,
+# because busybox's shell runs its own nc applet whatever PATH says.
+busybox_debs=(busybox netcat-openbsd libbsd0 libmd0 libc6 dash)
 
 image_busybox() {
 	local dir="$work/stage-busybox" pkg applet
@@ -125,6 +127,8 @@ image_busybox() {
 	done
 	rm -rf "$dir"/root/usr/share/{doc,man,lintian,locale} "$dir"/root/etc/ld.so.conf.d
 	ln -sf nc.openbsd "$dir/root/bin/nc"
+	ln -sf dash "$dir/root/bin/sh"
+	install -m 0755 "$root/k8s/cluster/images/busybox/wget" "$dir/root/bin/wget"
 	for applet in $("$dir/root/bin/busybox" --list); do
 		[[ -e "$dir/root/bin/$applet" || -L "$dir/root/bin/$applet" ]] || ln -s busybox "$dir/root/bin/$applet"
 	done

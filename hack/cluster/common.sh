@@ -8,6 +8,12 @@
 # under `flock /tmp/vidstream-fixed-ports.lock` in CI.
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# The Go release the Makefile pins, also when a script is run directly: a
+# different one would rebuild every tool (and miss the build cache).
+if [[ -z "${GOTOOLCHAIN:-}" ]]; then
+	GOTOOLCHAIN="$(sed -n 's/^export GOTOOLCHAIN ?= //p' "$root/Makefile")"
+	export GOTOOLCHAIN
+fi
 # Binaries: hack/k8s-tools.sh builds them (`hack/k8s-tools.sh kube etcd helm cluster`).
 bin="${K8S_TOOLS_BIN:-$root/hack/tools/bin/k8s}"
 # Everything a running cluster has: certificates, etcd's data, containerd's

@@ -4,7 +4,8 @@
 #
 #   - arguments starting with "-" are postgres options: `postgres -c k=v ...`
 #   - with an empty $PGDATA: initdb with superuser $POSTGRES_USER and password
-#     $POSTGRES_PASSWORD, password (scram-sha-256) authentication over TCP,
+#     $POSTGRES_PASSWORD, listening on every address, password
+#     (scram-sha-256) authentication over TCP,
 #     then /docker-entrypoint-initdb.d/*.sh (executable ones run, others are
 #     sourced) and *.sql, against a server listening on its socket only
 #   - then exec postgres in the foreground
@@ -30,6 +31,8 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
 	initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
 		--auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 -D "$PGDATA"
 	printf '\n# Added by docker-entrypoint.sh: password authentication from anywhere.\nhost all all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
+	# Debian's default is localhost only; a server in a pod serves its Service.
+	printf "\n# Added by docker-entrypoint.sh.\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
 
 	pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
 	export PGUSER="$POSTGRES_USER" PGPASSWORD="$POSTGRES_PASSWORD"

@@ -117,10 +117,13 @@ system() {
 
 # uninstall: after `helm uninstall`, only what the chart says it keeps may
 # remain in the namespace (docs/kubernetes.md): the data volumes' claims,
-# the database passwords (resource policy keep), the CRD. Then those go too
-# and the namespace must empty.
+# the database passwords (resource policy keep), the CRD, and the topic
+# operator's leader-election Lease (made by the operator at run time, so
+# Helm does not know it). Then those go too and the namespace must empty.
 uninstall() {
 	"$helm" uninstall "$release" -n "$namespace" --wait --timeout 5m
+	# Helm waits for the workloads; their pods are deleted after them.
+	kc -n "$namespace" wait --for=delete pod --all --timeout 3m
 	local kinds left unexpected
 	kinds="$(kc api-resources --verbs list --namespaced -o name | grep -vE '^(events|events.events.k8s.io)$' | paste -sd, -)"
 	# Objects Kubernetes itself puts in every namespace are not the release's.
@@ -128,7 +131,7 @@ uninstall() {
 		grep -vE '^(serviceaccount/default|configmap/kube-root-ca.crt)$' || true)"
 	echo "left in namespace $namespace after helm uninstall:"
 	echo "${left:-  (nothing)}" | sed 's/^/  /'
-	unexpected="$(echo "$left" | grep -vE '^(persistentvolumeclaim/data-vidstream-(kafka|postgresql)-0|secret/vidstream-postgresql(-[a-z-]+)?)$' | grep . || true)"
+	unexpected="$(echo "$left" | grep -vE '^(persistentvolumeclaim/data-vidstream-(kafka|postgresql)-0|secret/vidstream-postgresql(-[a-z-]+)?|lease.coordination.k8s.io/topic-operator.messaging.vidstream.dev)$' | grep . || true)"
 	if [[ -n "$unexpected" ]]; then
 		echo "not documented as kept:"
 		echo "$unexpected"
@@ -136,7 +139,7 @@ uninstall() {
 	fi
 	kc get crd kafkatopics.messaging.vidstream.dev -o name
 	# What the docs tell users to delete to start afresh.
-	kc -n "$namespace" delete pvc,secret --all --wait --timeout 2m >/dev/null
+	kc -n "$namespace" delete pvc,secret,lease --all --wait --timeout 2m >/dev/null
 	kc delete namespace "$namespace" --wait --timeout 2m
 	kc delete crd kafkatopics.messaging.vidstream.dev --wait --timeout 1m
 	if kc get pods -A --no-headers 2>/dev/null | grep -v '^kube-system '; then
@@ -155,7 +158,7 @@ skaffold_run() {
 		"${sk[@]}" run --status-check=true --port-forward=off
 	kc -n "$namespace" get pods -o wide
 	SKAFFOLD_UPDATE_CHECK=false PATH="$bin:$PATH" "${sk[@]}" delete
-	kc -n "$namespace" delete pvc,secret --all --wait --timeout 2m >/dev/null
+	kc -n "$namespace" delete pvc,secret,lease --all --wait --timeout 2m >/dev/null
 	kc delete namespace "$namespace" --wait --timeout 2m
 }
 

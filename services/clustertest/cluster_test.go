@@ -622,7 +622,7 @@ func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := client.Get(url) //nolint:noctx // bounded by the client's timeout
+		resp, err := client.Get(url)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

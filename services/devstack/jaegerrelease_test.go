@@ -109,6 +109,7 @@ func TestJaegerReleaseRefuses(t *testing.T) {
 		"/v9.9.9/jaeger-9.9.9-linux-arm64.tar.gz": noJaeger,
 	})
 	for name, tc := range map[string]struct {
+		goos   string
 		goarch string
 		pins   map[string]string
 		want   string
@@ -123,7 +124,7 @@ func TestJaegerReleaseRefuses(t *testing.T) {
 			want: "no pinned checksum for jaeger-9.9.9-linux-amd64.tar.gz", hits: 0,
 		},
 		"not found": {
-			goarch: "riscv64", pins: map[string]string{"jaeger-9.9.9-linux-riscv64.tar.gz": sum(good)},
+			goos: "darwin", goarch: "arm64", pins: map[string]string{"jaeger-9.9.9-darwin-arm64.tar.gz": sum(good)},
 			want: "404", hits: 1,
 		},
 		"no jaeger in the archive": {
@@ -135,7 +136,11 @@ func TestJaegerReleaseRefuses(t *testing.T) {
 			hits.Store(0)
 			cache := t.TempDir()
 			rel := jaegerRelease{version: "9.9.9", baseURL: srv.URL, pins: tc.pins, http: srv.Client()}
-			_, err := rel.fetch(t.Context(), cache, "linux", tc.goarch)
+			goos := tc.goos
+			if goos == "" {
+				goos = "linux"
+			}
+			_, err := rel.fetch(t.Context(), cache, goos, tc.goarch)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("fetch = %v, want an error with %q", err, tc.want)
 			}

@@ -113,7 +113,7 @@ ci: ## run the CI script as CI does
 	bash .ci/run
 
 # --- Kubernetes: charts/, k8s/, skaffold.yaml, Dockerfile (docs/kubernetes.md) ---
-.PHONY: k8s-tools k8s-check kind-up images
+.PHONY: k8s-tools k8s-check kind-up images cluster-up cluster-down cluster-test
 IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 k8s-tools: ## build helm, kube-apiserver, kubectl, etcd, skaffold, kind, a collector into hack/tools/bin/k8s
@@ -121,6 +121,18 @@ k8s-tools: ## build helm, kube-apiserver, kubectl, etcd, skaffold, kind, a colle
 
 k8s-check: ## lint, render and test the charts (objects created on a real kube-apiserver), check images, skaffold, kind, collector
 	@hack/k8s-check.sh
+
+cluster-up: ## start a real single-node Kubernetes cluster here (root, no Docker) and push every image to its registry
+	@hack/k8s-tools.sh kube etcd helm otelcol jaeger cluster
+	@hack/cluster-up.sh
+	@hack/cluster-images.sh
+	@echo "export KUBECONFIG=$(ROOT)/.cache/cluster/run/pki/admin.kubeconfig"
+
+cluster-down: ## stop that cluster and remove everything it left (processes, containers, network, cgroups, mounts)
+	@hack/cluster-down.sh
+
+cluster-test: ## on a fresh real cluster: images, helm install/test, demo + trace in the in-cluster Jaeger, upgrade under load, uninstall, skaffold run
+	@hack/cluster-test.sh
 
 kind-up: ## create (or reuse) the kind cluster of k8s/kind/cluster.yaml; then `skaffold dev`
 	@hack/kind-up.sh

@@ -13,7 +13,7 @@
 #   images      each service and the topic operator built by
 #               hack/build-service.sh, as the Dockerfile builds them, and
 #               checked static with version info
-#   skaffold    `skaffold diagnose` and `skaffold render --offline` (both
+#   skaffold    `skaffold diagnose` and `skaffold render --offline` (all
 #               profiles)
 #   kind        k8s/kind/cluster.yaml decoded with kind's own types
 #   otelcol     observability/otel-collector.yaml validated by a collector
@@ -128,6 +128,7 @@ skaffold_checks() {
 	local rc=0 out="$scratch/skaffold.yaml"
 	skaffold diagnose --yaml-only >/dev/null || rc=1
 	skaffold diagnose --yaml-only -p registry >/dev/null || rc=1
+	skaffold diagnose --yaml-only -p cluster >/dev/null || rc=1
 	# --tag: the tagger needs no git state; --digest-source=tag: no registry.
 	if skaffold render --offline --digest-source=tag --tag=check >"$out" 2>"$scratch/skaffold.err"; then
 		for svc in user video watch-history topic-operator; do
@@ -145,6 +146,17 @@ skaffold_checks() {
 		cat "$scratch/skaffold.err"
 		rc=1
 	}
+	# The real-cluster profile: custom builders, the cluster's values file.
+	if skaffold render --offline --digest-source=tag --tag=check -p cluster --default-repo=127.0.0.1:15000 \
+		>"$out" 2>"$scratch/skaffold.err"; then
+		grep -q 'image: "\?127.0.0.1:15000/cluster/kafka:4.4.0' "$out" || {
+			echo "skaffold render -p cluster did not take k8s/cluster/values.yaml"
+			rc=1
+		}
+	else
+		cat "$scratch/skaffold.err"
+		rc=1
+	fi
 	return "$rc"
 }
 

@@ -11,6 +11,16 @@
 #   jaeger                   v1.76.0 (v2.13.0)    hack/tools/jaeger    (Jaeger config check; the
 #                                                 module `make run` builds its Jaeger from)
 #
+# and, for the real cluster of hack/cluster-up.sh (`make cluster-test`), not
+# built unless named (`hack/k8s-tools.sh cluster` builds all three):
+#
+#   kubelet, kube-proxy,     Kubernetes v1.37.2   hack/tools/kube      (the node and the rest
+#   kube-scheduler,                                                    of the control plane)
+#   kube-controller-manager
+#   coredns                  v1.15.0              hack/tools/coredns   (cluster DNS)
+#   vidstream-cluster        -                    hack/tools/cluster   (local image registry,
+#                                                 image builder, pause)
+#
 # Each comes from a Go module of its own under hack/tools/ (pinned versions
 # and the replace directives some of them need), never from the
 # application's go.mod. A stamp per tool (hash of its module files, build
@@ -26,6 +36,7 @@ tools="$root/hack/tools"
 bin="${K8S_TOOLS_BIN:-$tools/bin/k8s}"
 
 all=(kube etcd helm skaffold kind otelcol jaeger)
+cluster=(kubenode coredns clustertool)
 kube_version=v1.37.2
 
 if [[ "${1:-}" == bin ]]; then
@@ -37,7 +48,14 @@ if [[ "${1:-}" == --force ]]; then
 	force=1
 	shift
 fi
-selected=("$@")
+selected=()
+for arg in "$@"; do
+	if [[ "$arg" == cluster ]]; then
+		selected+=("${cluster[@]}")
+	else
+		selected+=("$arg")
+	fi
+done
 ((${#selected[@]})) || selected=("${all[@]}")
 
 log() { echo "k8s-tools: $*" >&2; }
@@ -52,19 +70,27 @@ outputs() {
 	kind) echo kind kind-config-check ;;
 	otelcol) echo otelcol-vidstream ;;
 	jaeger) echo jaeger ;;
-	*) log "unknown tool $1 (want one of ${all[*]})" && return 1 ;;
+	kubenode) echo kubelet kube-proxy kube-scheduler kube-controller-manager ;;
+	coredns) echo coredns ;;
+	clustertool) echo vidstream-cluster pause ;;
+	*) log "unknown tool $1 (want one of ${all[*]} ${cluster[*]}, or cluster)" && return 1 ;;
 	esac
 }
 
 # inputs TOOL: the files whose change means a rebuild.
 inputs() {
 	local dir="$tools/$1"
+	case "$1" in
+	kubenode) dir="$tools/kube" ;;
+	clustertool) dir="$tools/cluster" ;;
+	esac
 	find "$dir" -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name '*.yaml' \) -not -path "*/otelcol-build/*" | LC_ALL=C sort
 }
 
 stamp_of() {
 	{
 		go env GOVERSION GOOS GOARCH
+		echo "$kube_ldflags"
 		declare -f "build_$1"
 		local f
 		for f in $(inputs "$1"); do
@@ -89,14 +115,35 @@ gobuild() {
 	(cd "$dir" && GOFLAGS="-mod=readonly -buildvcs=false -trimpath" go build "$@")
 }
 
+# Without the version, kube-apiserver cannot parse its own version and
+# refuses to start; the kubelet reports it as the node's version.
+kube_ldflags="-s -w \
+	-X k8s.io/component-base/version.gitVersion=$kube_version \
+	-X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=37 \
+	-X k8s.io/component-base/version.gitTreeState=clean"
+
 build_kube() {
-	# Without the version, kube-apiserver cannot parse its own version and
-	# refuses to start.
-	gobuild "$tools/kube" -ldflags "-s -w \
-		-X k8s.io/component-base/version.gitVersion=$kube_version \
-		-X k8s.io/component-base/version.gitMajor=1 \
-		-X k8s.io/component-base/version.gitMinor=37" \
+	gobuild "$tools/kube" -ldflags "$kube_ldflags" \
 		-o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+}
+
+build_kubenode() {
+	# One go build for the four: their packages are compiled once.
+	gobuild "$tools/kube" -ldflags "$kube_ldflags" -o "$bin/" \
+		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager
+}
+
+build_coredns() {
+	# Static: it runs alone in an image FROM scratch.
+	CGO_ENABLED=0 gobuild "$tools/coredns" -ldflags "-s -w" -o "$bin/coredns" github.com/coredns/coredns
+}
+
+build_clustertool() {
+	# Static: the pause binary runs alone in an image of its own.
+	CGO_ENABLED=0 gobuild "$tools/cluster" -ldflags "-s -w" -o "$bin/vidstream-cluster" .
+	CGO_ENABLED=0 gobuild "$tools/cluster" -ldflags "-s -w" -o "$bin/pause" ./pause
 }
 
 build_etcd() {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -45,9 +46,11 @@ type jaegerChoice struct {
 }
 
 // chooseJaeger picks the Jaeger to run: the one named by -jaeger-bin or
-// JAEGER_BIN, else a `jaeger` on PATH (a release binary, with the real UI),
-// else the one built from the tools module. It builds nothing.
-func chooseJaeger(cfg config) (jaegerChoice, error) {
+// JAEGER_BIN, else a `jaeger` on PATH, else the pinned release archive
+// (downloaded once, verified against its pinned checksum, cached; it has
+// the real UI), else, when that cannot be had, the one built from the
+// tools module. It builds nothing; say tells the user which it runs and why.
+func chooseJaeger(ctx context.Context, cfg config, rel jaegerRelease, say func(format string, args ...any)) (jaegerChoice, error) {
 	if cfg.jaegerBin != "" {
 		p, err := exec.LookPath(cfg.jaegerBin)
 		if err != nil {
@@ -58,9 +61,18 @@ func chooseJaeger(cfg config) (jaegerChoice, error) {
 	if p, err := exec.LookPath("jaeger"); err == nil {
 		return jaegerChoice{path: p, origin: "`jaeger` on PATH (" + p + ")"}, nil
 	}
+	origin := "built from " + jaegerModule
+	if cfg.jaegerRelease {
+		p, err := rel.fetch(ctx, filepath.Join(cfg.root, ".cache", "devstack", "jaeger-release"), runtime.GOOS, runtime.GOARCH)
+		if err == nil {
+			return jaegerChoice{path: p, origin: "Jaeger " + rel.version + " release archive (checksum verified)"}, nil
+		}
+		say("no Jaeger %s release binary: %v; building Jaeger from %s instead", rel.version, err, jaegerModule)
+		origin += " (the release archive could not be used)"
+	}
 	return jaegerChoice{
 		path:   filepath.Join(cfg.binDir, "jaeger"),
-		origin: "built from " + jaegerModule,
+		origin: origin,
 		built:  true,
 	}, nil
 }

@@ -30,6 +30,8 @@ type config struct {
 	otlp string
 	// jaegerBin is a Jaeger v2 binary to run instead of the module build.
 	jaegerBin string
+	// jaegerRelease allows downloading the pinned Jaeger release archive.
+	jaegerRelease bool
 	// jaegerUIAssets is a directory with a built Jaeger UI, served by the
 	// module-built Jaeger instead of its placeholder page.
 	jaegerUIAssets string
@@ -86,7 +88,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.dataDir, "data", getenv("DEVSTACK_DATA"), "data directory, kept across runs (default: <root>/.data) [DEVSTACK_DATA]")
 	fs.StringVar(&kafka, "kafka", getenv("KAFKA_BROKERS"), "use these Kafka brokers (comma-separated) instead of the embedded broker [KAFKA_BROKERS]")
 	fs.StringVar(&cfg.otlp, "otlp", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "export traces to this OTLP/HTTP endpoint instead of starting Jaeger [OTEL_EXPORTER_OTLP_ENDPOINT]")
-	fs.StringVar(&cfg.jaegerBin, "jaeger-bin", getenv("JAEGER_BIN"), "Jaeger v2 binary to run (default: `jaeger` on PATH, else built from hack/tools/jaeger) [JAEGER_BIN]")
+	fs.StringVar(&cfg.jaegerBin, "jaeger-bin", getenv("JAEGER_BIN"), "Jaeger v2 binary to run (default: `jaeger` on PATH, else the pinned release archive, else built from hack/tools/jaeger) [JAEGER_BIN]")
+	fs.BoolVar(&cfg.jaegerRelease, "jaeger-release", getenv("JAEGER_RELEASE") != "off", "download the pinned Jaeger release archive (checksum verified, cached in .cache/devstack) when no Jaeger is given; JAEGER_RELEASE=off turns it off, JAEGER_RELEASE_URL names a mirror [JAEGER_RELEASE]")
 	fs.StringVar(&cfg.jaegerUIAssets, "jaeger-ui-assets", getenv("JAEGER_UI_ASSETS"), "directory of a built Jaeger UI, served instead of the module build's placeholder page [JAEGER_UI_ASSETS]")
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", readyDefault, "how long each part may take to become ready [DEVSTACK_READY_TIMEOUT]")
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", stopDefault, "how long each process may take to stop before it is killed [DEVSTACK_STOP_TIMEOUT]")

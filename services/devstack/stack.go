@@ -65,7 +65,11 @@ func (s *stack) run(ctx context.Context) (err error) {
 
 	var jaeger jaegerChoice
 	if embeddedJaeger {
-		if jaeger, err = chooseJaeger(s.cfg); err != nil {
+		rel, err := defaultJaegerRelease(s.getenv)
+		if err != nil {
+			return err
+		}
+		if jaeger, err = chooseJaeger(ctx, s.cfg, rel, s.console.printf); err != nil {
 			return err
 		}
 	}

@@ -66,8 +66,10 @@ func (s *stack) summary(info summaryInfo) string {
   page (the UI is a separate front-end build). The query API works: ` + "`make demo`" + `
   prints every trace as a waterfall in the terminal, and
   ` + "`go run ./services/loadgen trace <trace-id>`" + ` shows any other. For the real UI,
-  set JAEGER_BIN to a Jaeger v2 release binary, put ` + "`jaeger`" + ` on PATH, or point
-  JAEGER_UI_ASSETS at a built jaeger-ui.
+  let devstack download the release (it needs the archive's checksum pinned in
+  services/devstack/jaeger-release.sha256: hack/jaeger-release-pin.sh, and
+  the release host reachable), set JAEGER_BIN to a Jaeger v2 release binary,
+  put ` + "`jaeger`" + ` on PATH, or point JAEGER_UI_ASSETS at a built jaeger-ui.
 `)
 	}
 	b.WriteString("\n  Next: `make demo` in another terminal.   Stop: Ctrl-C.\n\n")

@@ -117,4 +117,3 @@ func TestClosedModelRunsNWorkersConcurrently(t *testing.T) {
 	cancel()
 	<-done
 }
-

@@ -51,8 +51,9 @@ func (o *outcome) check(b *testing.B, n int) {
 }
 
 // saturate sends b.N requests from saturationWorkers loops (closed model)
-// and reports the throughput as req/s. It returns that throughput.
-func saturate(b *testing.B, do func(context.Context) error) float64 {
+// and reports the throughput in unit ("req/s"). It returns that
+// throughput.
+func saturate(b *testing.B, unit string, do func(context.Context) error) float64 {
 	b.Helper()
 	b.ReportAllocs()
 	var (
@@ -70,7 +71,7 @@ func saturate(b *testing.B, do func(context.Context) error) float64 {
 	b.StopTimer()
 	out.check(b, b.N)
 	rate := float64(b.N) / b.Elapsed().Seconds()
-	b.ReportMetric(rate, "req/s")
+	b.ReportMetric(rate, unit)
 	return rate
 }
 

@@ -63,7 +63,7 @@ func BenchmarkPutProgress(b *testing.B) {
 }
 
 func runPut(b *testing.B, t *putTarget) {
-	b.Run("load=saturation", func(b *testing.B) { rememberSaturation(b, saturate(b, t.put)) })
+	b.Run("load=saturation", func(b *testing.B) { rememberSaturation(b, saturate(b, "req/s", t.put)) })
 	b.Run("load=half", func(b *testing.B) { openLoad(b, halfRate(b, t.put), t.put) })
 }
 

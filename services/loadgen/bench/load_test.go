@@ -78,17 +78,28 @@ func saturate(b *testing.B, unit string, do func(context.Context) error) float64
 // openLoad sends b.N requests at rate a second (open model: on schedule,
 // whether or not earlier ones are answered) and reports latency from each
 // request's scheduled time: p50-ms and p99-ms, and the rate offered.
-func openLoad(b *testing.B, rate float64, do func(context.Context) error) stats.Latency {
+func openLoad(b *testing.B, rate float64, do func(context.Context) error) {
 	b.Helper()
 	b.ReportAllocs()
+	b.ResetTimer()
+	l := openRun(b, rate, b.N, do)
+	b.StopTimer()
+	b.ReportMetric(rate, "offered-req/s")
+	b.ReportMetric(ms(l.P50), "p50-ms")
+	b.ReportMetric(ms(l.P99), "p99-ms")
+}
+
+// openRun sends n requests at rate a second and returns their latencies,
+// failing b if more than maxErrorRate of them failed or were dropped.
+func openRun(b *testing.B, rate float64, n int, do func(context.Context) error) stats.Latency {
+	b.Helper()
 	var (
 		mu        sync.Mutex
-		latencies = make([]time.Duration, 0, b.N)
+		latencies = make([]time.Duration, 0, n)
 		out       outcome
 	)
-	b.ResetTimer()
 	dropped, wait := loadmodel.Open(b.Context(), loadmodel.RealClock{}, rate,
-		time.Duration(b.N)*loadmodel.Interval(rate), 4096,
+		time.Duration(n)*loadmodel.Interval(rate), 4096,
 		func(ctx context.Context, at time.Time) {
 			err := do(ctx)
 			d := time.Since(at)
@@ -98,16 +109,11 @@ func openLoad(b *testing.B, rate float64, do func(context.Context) error) stats.
 			mu.Unlock()
 		})
 	wait()
-	b.StopTimer()
-	out.check(b, b.N)
-	if float64(dropped) > maxErrorRate*float64(b.N) {
-		b.Fatalf("%d of %d sends dropped: the path cannot keep up with %.0f req/s", dropped, b.N, rate)
+	out.check(b, n)
+	if float64(dropped) > maxErrorRate*float64(n) {
+		b.Fatalf("%d of %d sends dropped: the path cannot keep up with %.0f req/s", dropped, n, rate)
 	}
-	l := stats.Percentiles(latencies)
-	b.ReportMetric(rate, "offered-req/s")
-	b.ReportMetric(ms(l.P50), "p50-ms")
-	b.ReportMetric(ms(l.P99), "p99-ms")
-	return l
+	return stats.Percentiles(latencies)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -96,4 +96,3 @@ func bareVideoServer(tb testing.TB, answers map[string]*videov1.GetVideoResponse
 	tb.Cleanup(func() { _ = conn.Close() })
 	return videov1.NewVideoServiceClient(conn)
 }
-

@@ -23,11 +23,6 @@ type DB struct {
 
 	// stats reports pool metrics (open, idle, waits) until Close.
 	stats metric.Registration
-
-	// writer, on SQLite, is held by the write transaction in progress, so
-	// that the next one waits here rather than in SQLite (see runTx); nil
-	// on PostgreSQL, whose writers do not exclude each other.
-	writer chan struct{}
 }
 
 // Option tunes Open. The defaults suit a service; tests rarely need these.

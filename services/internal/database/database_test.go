@@ -255,52 +255,6 @@ func TestConcurrentWriters(t *testing.T) {
 	})
 }
 
-// TestSQLiteWriterQueue: on SQLite a write transaction waits in Go for the
-// one in progress, gives up when its context ends, and a read-only one
-// does not wait at all.
-func TestSQLiteWriterQueue(t *testing.T) {
-	db := databasetest.Open(t, database.SQLite, migrations)
-	ctx := t.Context()
-	holding, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- db.InTx(ctx, func(tx *sql.Tx) error {
-			close(holding)
-			<-release
-			return insertItem(ctx, tx, 1, "first", database.Timestamp(time.Now()))
-		})
-	}()
-	<-holding
-
-	canceled, cancel := context.WithCancel(ctx)
-	cancel()
-	ran := false
-	err := db.InTx(canceled, func(*sql.Tx) error { ran = true; return nil })
-	if !errors.Is(err, context.Canceled) || ran {
-		t.Fatalf("write with a canceled context while another writes: ran %v, err %v; want context.Canceled", ran, err)
-	}
-	err = db.InTxOpts(ctx, &sql.TxOptions{ReadOnly: true}, func(tx *sql.Tx) error {
-		var n int
-		return tx.QueryRowContext(ctx, `SELECT count(*) FROM items`).Scan(&n)
-	})
-	if err != nil {
-		t.Fatalf("read-only transaction while another writes: %v", err)
-	}
-
-	second := make(chan error, 1)
-	go func() {
-		second <- db.InTx(ctx, func(tx *sql.Tx) error {
-			return insertItem(ctx, tx, 2, "second", database.Timestamp(time.Now()))
-		})
-	}()
-	close(release)
-	for _, ch := range []chan error{first, second} {
-		if err := <-ch; err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestInMemorySQLite(t *testing.T) {
 	ctx := t.Context()
 	db, err := database.Open(ctx, "sqlite://:memory:", migrations, telemetry.Noop())

@@ -79,5 +79,5 @@ func openSQLite(ctx context.Context, t target, p telemetry.Providers, o options)
 	if err := ping(ctx, sqlDB, o.pingTimeout, t.path); err != nil {
 		return nil, errors.Join(err, sqlDB.Close())
 	}
-	return &DB{DB: sqlDB, Dialect: SQLite, writer: make(chan struct{}, 1)}, nil
+	return &DB{DB: sqlDB, Dialect: SQLite}, nil
 }

@@ -47,22 +47,6 @@ func (db *DB) InTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql
 }
 
 func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
-	if db.writer != nil && (opts == nil || !opts.ReadOnly) {
-		// SQLite runs one write transaction at a time. A connection that
-		// finds the write lock taken sleeps on SQLite's busy schedule (1,
-		// 2, 5, 10 ... 100 ms) and looks again, so under concurrent writes
-		// the lock sat free while every waiter slept: a few hundred
-		// transactions a second where one writer alone does thousands.
-		// Queued on this channel instead, the next writer begins the
-		// moment the previous one commits, in arrival order. Writes from
-		// another process, or outside InTx, still meet the busy timeout.
-		select {
-		case db.writer <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("begin transaction: wait for the write lock: %w", context.Cause(ctx))
-		}
-		defer func() { <-db.writer }()
-	}
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

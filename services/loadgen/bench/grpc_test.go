@@ -2,15 +2,20 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"math/rand/v2"
 	"net"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
+	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
+	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
 
 // grpcVideos is how many videos GetVideo picks from.
@@ -22,6 +27,10 @@ const grpcVideos = 50
 //	path=bare     a bare grpc-go server and client (grpc.NewServer,
 //	              grpc.NewClient, insecure, nothing else) answering the
 //	              very message the service answers, from memory
+//	path=bare-db  the same bare server, reading the video's row from the
+//	              video service's database (database/sql, one SELECT of
+//	              every column by primary key) before it answers: the
+//	              least a GetVideo backed by that database can cost
 //	path=service  the video service's gRPC server (grpcx: stats handler,
 //	              recovery and status interceptors; the domain; one
 //	              database read) called through grpcx.Dial (stats handler,
@@ -52,7 +61,13 @@ func BenchmarkGetVideo(b *testing.B) {
 				}
 				answers[v.id] = resp
 			}
-			bareClient := bareVideoServer(b, answers)
+			bareClient := bareVideoServer(b, answers, nil)
+			db, err := database.Open(b.Context(), sys.videoDB, nil, telemetry.Noop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = db.Close() })
+			bareDBClient := bareVideoServer(b, answers, db.DB)
 
 			call := func(c videov1.VideoServiceClient) func(context.Context) error {
 				return func(ctx context.Context) error {
@@ -61,24 +76,48 @@ func BenchmarkGetVideo(b *testing.B) {
 				}
 			}
 			b.Run("path=bare", func(b *testing.B) { saturate(b, "calls/s", call(bareClient)) })
+			b.Run("path=bare-db", func(b *testing.B) { saturate(b, "calls/s", call(bareDBClient)) })
 			b.Run("path=service", func(b *testing.B) { saturate(b, "calls/s", call(service)) })
 		})
 	}
 }
 
-// bareVideo answers GetVideo from a map.
+// bareVideo answers GetVideo from a map, after reading the row from db
+// when it has one.
 type bareVideo struct {
 	videov1.UnimplementedVideoServiceServer
 	answers map[string]*videov1.GetVideoResponse
+	db      *sql.DB
 }
 
-func (s *bareVideo) GetVideo(_ context.Context, req *videov1.GetVideoRequest) (*videov1.GetVideoResponse, error) {
+func (s *bareVideo) GetVideo(ctx context.Context, req *videov1.GetVideoRequest) (*videov1.GetVideoResponse, error) {
+	if s.db != nil {
+		rows, err := s.db.QueryContext(ctx, `SELECT * FROM videos WHERE id = $1`, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = rows.Close() }()
+		cols, err := rows.Columns()
+		if err != nil {
+			return nil, err
+		}
+		if !rows.Next() {
+			return nil, status.Error(codes.NotFound, "no such video")
+		}
+		dst := make([]any, len(cols))
+		for i := range dst {
+			dst[i] = new(any)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+	}
 	return s.answers[req.GetId()], nil
 }
 
 // bareVideoServer serves answers with plain grpc-go on 127.0.0.1 and
 // returns a plain client of it.
-func bareVideoServer(tb testing.TB, answers map[string]*videov1.GetVideoResponse) videov1.VideoServiceClient {
+func bareVideoServer(tb testing.TB, answers map[string]*videov1.GetVideoResponse, db *sql.DB) videov1.VideoServiceClient {
 	tb.Helper()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(tb.Context(), "tcp", "127.0.0.1:0")
@@ -86,7 +125,7 @@ func bareVideoServer(tb testing.TB, answers map[string]*videov1.GetVideoResponse
 		tb.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	videov1.RegisterVideoServiceServer(srv, &bareVideo{answers: answers})
+	videov1.RegisterVideoServiceServer(srv, &bareVideo{answers: answers, db: db})
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

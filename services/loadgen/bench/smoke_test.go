@@ -41,6 +41,7 @@ func TestScenarios(t *testing.T) {
 		"BenchmarkPutProgress/db=sqlite/path=service/load=half":       {"p50-ms", "p99-ms"},
 		"BenchmarkPutProgress/db=sqlite/path=traced/load=half":        {"p50-ms", "p99-ms"},
 		"BenchmarkGetVideo/db=sqlite/path=bare":                       {"calls/s"},
+		"BenchmarkGetVideo/db=sqlite/path=bare-db":                    {"calls/s"},
 		"BenchmarkGetVideo/db=sqlite/path=service":                    {"calls/s"},
 		"BenchmarkEventLatency/db=sqlite/events=1000/s":               {"event-p50-ms", "event-p99-ms", "sampled"},
 	}

@@ -109,8 +109,10 @@ var sinks atomic.Pointer[otlpSink]
 type system struct {
 	userHTTP, videoHTTP, historyHTTP string
 	videoGRPC                        string
-	brokers                          []string
-	client                           *api.Client
+	// videoDB is the video service's database URL.
+	videoDB string
+	brokers []string
+	client  *api.Client
 }
 
 // systemConfig tunes startSystem.
@@ -148,9 +150,10 @@ func startSystem(tb testing.TB, cfg systemConfig) *system {
 	}
 	serve(tb, "user", ua.Run)
 
+	s.videoDB = databasetest.URL(tb, cfg.db)
 	va, err := videoapp.New(ctx, videoapp.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:      databasetest.URL(tb, cfg.db),
+		DatabaseURL:      s.videoDB,
 		UserGRPCAddr:     ua.GRPCAddr(),
 		KafkaBrokers:     brokers,
 		ViewCounterGroup: kafkatest.Name(tb, "video.view-counter"),

@@ -184,7 +184,10 @@ func (r *Results) Rows() []Row {
 		}
 		grpc := "BenchmarkGetVideo/db=" + db + "/path="
 		if r.Has(grpc) {
-			rows = append(rows, r.compare("5. gRPC GetVideo via service vs bare grpc-go ("+db+")", grpc+"service", grpc+"bare", "calls/s", 0.8))
+			rows = append(rows,
+				r.compare("5. gRPC GetVideo via service vs bare grpc-go ("+db+")", grpc+"service", grpc+"bare", "calls/s", 0.8),
+				r.compare("5. gRPC GetVideo via service vs bare grpc-go + one SELECT ("+db+")", grpc+"service", grpc+"bare-db", "calls/s", 0),
+			)
 		}
 	}
 	if r.Has("BenchmarkProcesses/") {

@@ -130,7 +130,9 @@ func (r *Results) compare(scenario, subject, baseline, unit string, min float64)
 	}
 	if sok && bok && b != 0 {
 		ratio := s / b
-		row.Ratio = format(ratio)
+		// Three decimals, so that a ratio just under its target
+		// (0.897 against 0.9) does not print as meeting it.
+		row.Ratio = strconv.FormatFloat(ratio, 'f', 3, 64)
 		if min > 0 {
 			row.Met = met(ratio >= min)
 		}

@@ -38,11 +38,11 @@ func TestMedianAndRatios(t *testing.T) {
 	}
 	for scenario, want := range map[string]benchtable.Row{
 		// 1000 / 5000 misses 0.5; 950 / 1000 meets 0.9.
-		"1. PUT full path vs bare handler, saturation (sqlite)": {Measured: "1000 req/s (n=1)", Baseline: "5000 req/s (n=3)", Ratio: "0.20", Target: "≥ 0.50", Met: "NO"},
-		"2. PUT traced vs tracing off, saturation (sqlite)":     {Measured: "950 req/s (n=1)", Baseline: "1000 req/s (n=1)", Ratio: "0.95", Target: "≥ 0.90", Met: "yes"},
+		"1. PUT full path vs bare handler, saturation (sqlite)": {Measured: "1000 req/s (n=1)", Baseline: "5000 req/s (n=3)", Ratio: "0.200", Target: "≥ 0.50", Met: "NO"},
+		"2. PUT traced vs tracing off, saturation (sqlite)":     {Measured: "950 req/s (n=1)", Baseline: "1000 req/s (n=1)", Ratio: "0.950", Target: "≥ 0.90", Met: "yes"},
 		"4. event commit→view counted, p99 (sqlite)":            {Measured: "150 event-p99-ms (n=1)", Baseline: "-", Ratio: "-", Target: "≤ 100 event-p99-ms", Met: "NO"},
 		"6. user RSS idle":       {Measured: "29.5 rss-idle-MiB (n=1)", Baseline: "19.0 rss-idle-MiB (n=1)", Ratio: "-", Target: "≤ 40.0 rss-idle-MiB", Met: "yes"},
-		"6. user start to ready": {Measured: "30.0 ready-ms (n=1)", Baseline: "15.0 ready-ms (n=1)", Ratio: "2.00", Target: "-"},
+		"6. user start to ready": {Measured: "30.0 ready-ms (n=1)", Baseline: "15.0 ready-ms (n=1)", Ratio: "2.000", Target: "-"},
 	} {
 		want.Scenario = scenario
 		if got := rows[scenario]; got != want {

@@ -59,9 +59,6 @@ func TestScenarios(t *testing.T) {
 	if t.Failed() {
 		t.Logf("benchmark output:\n%s", out.String())
 	}
-	if s := sinks.Load(); s != nil {
-		t.Logf("collector stand-in of this process: %d exports", s.exports.Load())
-	}
 	for _, r := range res.Rows() {
 		if strings.HasPrefix(r.Measured, "-") {
 			t.Errorf("table row %q has no figure", r.Scenario)

@@ -96,13 +96,8 @@ func collector(tb testing.TB) *otlpSink {
 		w.WriteHeader(http.StatusOK)
 	}))
 	tb.Cleanup(s.Close)
-	sinks.Store(s)
 	return s
 }
-
-// sinks remembers the last collector started, for the smoke test to check
-// that traced runs did export.
-var sinks atomic.Pointer[otlpSink]
 
 // system is the three services, each from its composition root, wired to
 // each other and to one broker, in this process.

@@ -52,7 +52,7 @@ func (c *StmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 		return nil
 	}
 	if prev, loaded := c.stmts.LoadOrStore(query, s); loaded {
-		_ = s.Close() // another caller prepared it first
+		_ = s.Close() //nolint:sqlclosecheck // another caller prepared it first: this one is not kept
 		return prev.(*sql.Stmt)
 	}
 	c.n.Add(1)
@@ -61,7 +61,7 @@ func (c *StmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext runs query through its prepared statement.
 func (c *StmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := c.stmt(ctx, query); s != nil {
+	if s := c.stmt(ctx, query); s != nil { //nolint:sqlclosecheck // cached, see stmt
 		return s.ExecContext(ctx, args...)
 	}
 	return c.db.ExecContext(ctx, query, args...)
@@ -69,7 +69,7 @@ func (c *StmtCache) ExecContext(ctx context.Context, query string, args ...any) 
 
 // QueryContext runs query through its prepared statement.
 func (c *StmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if s := c.stmt(ctx, query); s != nil {
+	if s := c.stmt(ctx, query); s != nil { //nolint:sqlclosecheck // cached, see stmt
 		return s.QueryContext(ctx, args...)
 	}
 	return c.db.QueryContext(ctx, query, args...)
@@ -77,7 +77,7 @@ func (c *StmtCache) QueryContext(ctx context.Context, query string, args ...any)
 
 // QueryRowContext runs query through its prepared statement.
 func (c *StmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if s := c.stmt(ctx, query); s != nil {
+	if s := c.stmt(ctx, query); s != nil { //nolint:sqlclosecheck // cached, see stmt
 		return s.QueryRowContext(ctx, args...)
 	}
 	return c.db.QueryRowContext(ctx, query, args...)

@@ -35,6 +35,7 @@ func TestStatements(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer rows.Close()
 		var ids []int
 		for rows.Next() {
 			var id int
@@ -43,7 +44,7 @@ func TestStatements(t *testing.T) {
 			}
 			ids = append(ids, id)
 		}
-		if err := rows.Close(); err != nil {
+		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(ids) != "[1 2 3]" {

@@ -71,7 +71,7 @@ func BenchmarkGetVideo(b *testing.B) {
 
 			call := func(c videov1.VideoServiceClient) func(context.Context) error {
 				return func(ctx context.Context) error {
-					_, err := c.GetVideo(ctx, &videov1.GetVideoRequest{Id: fx.videos[rand.IntN(len(fx.videos))].id}) //nolint:gosec // load spread
+					_, err := c.GetVideo(ctx, &videov1.GetVideoRequest{Id: fx.videos[rand.IntN(len(fx.videos))].id})
 					return err
 				}
 			}
@@ -109,6 +109,9 @@ func (s *bareVideo) GetVideo(ctx context.Context, req *videov1.GetVideoRequest) 
 			dst[i] = new(any)
 		}
 		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}

@@ -195,7 +195,7 @@ func buildBinaries(tb testing.TB) string {
 func startProcess(tb testing.TB, name, path string, env []string) *process {
 	tb.Helper()
 	var out syncBuffer
-	cmd := exec.Command(path) //nolint:gosec,noctx // the binary just built; stopped by signal below, not by a context
+	cmd := exec.Command(path) // not CommandContext: stopped by SIGTERM first, below
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -212,8 +212,7 @@ func startProcess(tb testing.TB, name, path string, env []string) *process {
 			}
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
-			tb.Errorf("%s did not stop within 15 s of SIGTERM\n%s", name, out.String())
+			tb.Errorf("%s did not stop within 15 s of SIGTERM (killed: %v)\n%s", name, <-done, out.String())
 		}
 	})
 	return &process{name: name, cmd: cmd}

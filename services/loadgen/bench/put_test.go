@@ -30,10 +30,9 @@ type putTarget struct {
 
 // put reports a random position of a random video for a random user.
 func (t *putTarget) put(ctx context.Context) error {
-	//nolint:gosec // load spread, not a secret
 	u, v := rand.IntN(len(t.fx.tokens)), rand.IntN(len(t.fx.videos))
 	video := t.fx.videos[v]
-	_, err := t.client.PutProgress(ctx, t.fx.tokens[u], video.id, rand.IntN(video.duration+1)) //nolint:gosec // as above
+	_, err := t.client.PutProgress(ctx, t.fx.tokens[u], video.id, rand.IntN(video.duration+1))
 	return err
 }
 

@@ -21,7 +21,6 @@ func TestScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole system several times and builds the service binaries")
 	}
-	//nolint:gosec // this very test binary
 	cmd := exec.CommandContext(t.Context(), os.Args[0],
 		"-test.run=^$", "-test.bench=.", "-test.benchtime=1x", "-test.short")
 	var out bytes.Buffer

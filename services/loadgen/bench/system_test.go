@@ -319,7 +319,7 @@ func (fx *fixture) addVideos(tb testing.TB, c *api.Client, n int) {
 	parallel(tb, n, func(ctx context.Context, i int) error {
 		v, err := c.CreateVideo(ctx, fx.tokens[i%len(fx.tokens)], api.NewVideo{
 			Title: fmt.Sprintf("Bench movie %d", i), Description: "benchmark fixture", Kind: "movie",
-			DurationSeconds: 3600 + rand.IntN(3600), //nolint:gosec // test data
+			DurationSeconds: 3600 + rand.IntN(3600),
 		})
 		if err != nil {
 			return err

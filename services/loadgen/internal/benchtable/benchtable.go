@@ -120,21 +120,21 @@ func format(v float64) string {
 }
 
 // compare is a row with a ratio: subject over baseline, held to a minimum
-// ratio when min > 0.
-func (r *Results) compare(scenario, subject, baseline, unit string, min float64) Row {
+// ratio when atLeast > 0.
+func (r *Results) compare(scenario, subject, baseline, unit string, atLeast float64) Row {
 	s, sf, sok := r.figure(subject, unit)
 	b, bf, bok := r.figure(baseline, unit)
 	row := Row{Scenario: scenario, Measured: sf, Baseline: bf, Ratio: "-", Target: "-"}
-	if min > 0 {
-		row.Target = "≥ " + format(min)
+	if atLeast > 0 {
+		row.Target = "≥ " + format(atLeast)
 	}
 	if sok && bok && b != 0 {
 		ratio := s / b
 		// Three decimals, so that a ratio just under its target
 		// (0.897 against 0.9) does not print as meeting it.
 		row.Ratio = strconv.FormatFloat(ratio, 'f', 3, 64)
-		if min > 0 {
-			row.Met = met(ratio >= min)
+		if atLeast > 0 {
+			row.Met = met(ratio >= atLeast)
 		}
 	}
 	return row

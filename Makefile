@@ -82,7 +82,11 @@ run: ## start the whole system locally (embedded broker, Jaeger, every service)
 	@go build -o $(ROOT)/.cache/devstack/bin/devstack ./services/devstack
 	$(ROOT)/.cache/devstack/bin/devstack $(ARGS)
 
-.PHONY: demo e2e api-fuzz
+.PHONY: demo e2e api-fuzz bench
+bench: ## every hop against its bare-library baseline, as ratios (BENCH_ROUNDS=3); table and raw results in .cache/bench
+	@hack/bench.sh
+
+
 demo: ## with `make run` up: every API flow once, each trace drawn as a waterfall
 	go run ./services/loadgen demo
 

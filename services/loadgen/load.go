@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vidstream/vidstream/services/loadgen/internal/api"
+	"github.com/vidstream/vidstream/services/loadgen/internal/loadmodel"
 	"github.com/vidstream/vidstream/services/loadgen/internal/stats"
 	"github.com/vidstream/vidstream/services/loadgen/internal/tracing"
 	"github.com/vidstream/vidstream/services/loadgen/internal/waterfall"
@@ -138,10 +139,13 @@ renames.`, stdout)
 	var dropped int
 	if cfg.rate > 0 {
 		var wait func()
-		dropped, wait = openModel(ctx, realClock{}, cfg.rate, cfg.duration, cfg.maxInflight, fire)
+		dropped, wait = loadmodel.Open(ctx, loadmodel.RealClock{}, cfg.rate, cfg.duration, cfg.maxInflight, fire)
 		wait()
 	} else {
-		closedModel(ctx, cfg.workers, cfg.duration, fire)
+		loadmodel.Closed(ctx, cfg.workers, cfg.duration, func(ctx context.Context, from time.Time) bool {
+			fire(ctx, from)
+			return true
+		})
 	}
 	elapsed := time.Since(start)
 	if ctx.Err() == nil {
@@ -195,82 +199,6 @@ func (c *loadConfig) model() string {
 		return fmt.Sprintf("open model at %g requests/s", c.rate)
 	}
 	return fmt.Sprintf("closed model with %d workers", c.workers)
-}
-
-// clock is the time the open model schedules by; tests use a virtual one.
-type clock interface {
-	Now() time.Time
-	// SleepUntil returns at t, or with ctx's error if ctx ends first.
-	SleepUntil(ctx context.Context, t time.Time) error
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) SleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
-}
-
-// openModel calls fire rate times a second for d, each call in its own
-// goroutine, passing the time it was scheduled for. It never waits for a
-// response before sending the next request; when maxInflight calls are
-// already running, the send is dropped and counted instead of queued, so
-// an overloaded server shows up as drops and latency, not as a quietly
-// lower rate. It returns once the schedule is over, with a function that
-// waits for the calls still running.
-func openModel(ctx context.Context, clk clock, rate float64, d time.Duration, maxInflight int, fire func(context.Context, time.Time)) (dropped int, wait func()) {
-	interval := time.Duration(float64(time.Second) / rate)
-	sem := make(chan struct{}, maxInflight)
-	var wg sync.WaitGroup
-	start := clk.Now()
-	for i := 0; ; i++ {
-		// Scheduled times are absolute, so a late wake-up is caught up
-		// by the following sends instead of drifting the rate down.
-		at := start.Add(time.Duration(i) * interval)
-		if at.Sub(start) >= d || clk.SleepUntil(ctx, at) != nil {
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-			wg.Go(func() {
-				defer func() { <-sem }()
-				fire(ctx, at)
-			})
-		default:
-			dropped++
-		}
-	}
-	return dropped, wg.Wait
-}
-
-// closedModel runs n workers, each calling fire in a loop until d has
-// passed or ctx ends.
-func closedModel(ctx context.Context, n int, d time.Duration, fire func(context.Context, time.Time)) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				// The request in flight when the time is up finishes:
-				// cutting it off would record a false error.
-				fire(context.WithoutCancel(ctx), time.Now())
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // progress prints a live line every second: redrawn in place on a

@@ -8,6 +8,8 @@
 //	               closed model (N workers), with a live progress line and a
 //	               latency summary in text or JSON; what benchmarks use
 //	loadgen trace  one trace from Jaeger as a waterfall, or as an SVG picture
+//	loadgen bench-table  the table of `make bench`: each benchmark figure
+//	               next to its baseline, the ratio and its target
 //
 // It talks to the services `make run` starts (127.0.0.1:8081-8083) unless
 // told otherwise; `loadgen <command> -h` lists each command's flags.
@@ -44,6 +46,7 @@ Commands:
   demo    run every API flow once and show each one's trace
   load    generate sustained load and report throughput and latency
   trace   show a trace from Jaeger as a waterfall (or -svg FILE)
+  bench-table  the table of 'make bench' from raw benchmark output
 
 Run 'loadgen <command> -h' for the flags of a command.
 `
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runLoad(ctx, rest, getenv, stdout)
 	case "trace":
 		return runTrace(ctx, rest, getenv, stdout)
+	case "bench-table":
+		return runBenchTable(rest, stdout)
 	case "help", "-h", "-help", "--help":
 		_, _ = io.WriteString(stdout, usage)
 		return nil

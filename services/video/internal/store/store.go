@@ -43,7 +43,7 @@ var _ domain.Store = (*Store)(nil)
 // New returns a Store over an opened, migrated database whose events go to
 // ob, which must write to the same database (outbox.New(db, ...)).
 func New(db *database.DB, ob outbox.Writer) *Store {
-	return &Store{db: db, outbox: ob, q: queries{q: db.DB, dialect: db.Dialect}}
+	return &Store{db: db, outbox: ob, q: queries{q: db.Statements(), dialect: db.Dialect}}
 }
 
 // Atomic runs fn in one transaction and, when fn emitted events, wakes the

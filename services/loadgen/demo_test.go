@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -21,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	videoapp "github.com/vidstream/vidstream/services/video/app"
@@ -129,9 +128,7 @@ func startSystem(t *testing.T) *system {
 	hp, historySpans := telemetrytest.New(t)
 
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:  "sqlite://" + filepath.Join(dir, "user.db"),
-		KafkaBrokers: brokers,
+		Base: servicetest.Base(t, "sqlite://"+filepath.Join(dir, "user.db"), brokers),
 		// The cheapest argon2id the service accepts: this test signs up
 		// accounts, it does not measure hashing.
 		Argon2MemoryKiB: 8, Argon2Iterations: 1, Argon2Parallelism: 1,
@@ -139,59 +136,29 @@ func startSystem(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, "user", ua.Run)
-	// Consumer groups of their own: on a real cluster shared by the test
-	// run, the contract's group names would split partitions with others.
+	servicetest.Run(t, "user", ua.Run)
 	va, err := videoapp.New(t.Context(), videoapp.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:      "sqlite://" + filepath.Join(dir, "video.db"),
-		UserGRPCAddr:     ua.GRPCAddr(),
-		KafkaBrokers:     brokers,
-		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
+		Base:         servicetest.Base(t, "sqlite://"+filepath.Join(dir, "video.db"), brokers),
+		UserGRPCAddr: ua.GRPCAddr(),
 	}, vp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, "video", va.Run)
+	servicetest.Run(t, "video", va.Run)
 	ha, err := historyapp.New(t.Context(), historyapp.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:   "sqlite://" + filepath.Join(dir, "watch-history.db"),
+		Base:          servicetest.Base(t, "sqlite://"+filepath.Join(dir, "watch-history.db"), brokers),
 		UserGRPCAddr:  ua.GRPCAddr(),
 		VideoGRPCAddr: va.GRPCAddr(),
-		KafkaBrokers:  brokers,
-		UsersGroup:    kafkatest.Name(t, "watch-history.users"),
-		VideosGroup:   kafkatest.Name(t, "watch-history.videos"),
 	}, hp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, "watch-history", ha.Run)
+	servicetest.Run(t, "watch-history", ha.Run)
 
 	return &system{
 		userURL: "http://" + ua.HTTPAddr(), videoURL: "http://" + va.HTTPAddr(), historyURL: "http://" + ha.HTTPAddr(),
 		userSpans: userSpans, videoSpans: videoSpans, historySpans: historySpans,
 	}
-}
-
-// serve runs a service until the test ends.
-func serve(t *testing.T, name string, run func(context.Context) error) {
-	t.Helper()
-	// Not t.Context(): it ends before cleanups run, and the services must
-	// outlive the test's last request.
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not stop within 30s", name)
-		}
-	})
 }
 
 // otlpReceiver is an OTLP/HTTP endpoint recording the trace ids of the

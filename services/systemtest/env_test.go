@@ -16,11 +16,11 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	historyv1 "github.com/vidstream/vidstream/services/api/history/v1"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
-	"github.com/vidstream/vidstream/services/internal/kafkabus"
-	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	userapp "github.com/vidstream/vidstream/services/user/app"
@@ -114,10 +114,7 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 	s.userSpans, s.videoSpans, s.historySpans = userSpans, videoSpans, historySpans
 
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		HTTPAddr:     "127.0.0.1:0",
-		GRPCAddr:     "127.0.0.1:0",
-		DatabaseURL:  b.database(t, "user"),
-		KafkaBrokers: brokers,
+		Base: servicetest.Base(t, b.database(t, "user"), brokers),
 		// The cheapest argon2id the service accepts: these tests are
 		// about events, and sign up and log in many users.
 		Argon2MemoryKiB:   8,
@@ -127,40 +124,25 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 	if err != nil {
 		t.Fatalf("start user service: %v", err)
 	}
-	run(t, "user", ua.Run)
+	servicetest.Run(t, "user", ua.Run)
 
-	s.viewCounterGroup = kafkatest.Name(t, "video.view-counter")
-	va, err := videoapp.New(t.Context(), videoapp.Config{
-		HTTPAddr:         "127.0.0.1:0",
-		GRPCAddr:         "127.0.0.1:0",
-		DatabaseURL:      b.database(t, "video"),
-		UserGRPCAddr:     ua.GRPCAddr(),
-		KafkaBrokers:     brokers,
-		ViewCounterGroup: s.viewCounterGroup,
-		ConsumerBackoff:  consumerBackoff,
-		RPCTimeout:       testRPCTimeout,
-	}, vp)
+	vcfg := videoapp.Config{Base: servicetest.Base(t, b.database(t, "video"), brokers), UserGRPCAddr: ua.GRPCAddr()}
+	s.viewCounterGroup = events.ViewCounterGroup + vcfg.ConsumerGroupSuffix
+	va, err := videoapp.New(t.Context(), vcfg, vp)
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
 	}
-	run(t, "video", va.Run)
+	servicetest.Run(t, "video", va.Run)
 
 	ha, err := historyapp.New(t.Context(), historyapp.Config{
-		HTTPAddr:        "127.0.0.1:0",
-		GRPCAddr:        "127.0.0.1:0",
-		DatabaseURL:     b.database(t, "watch-history"),
-		UserGRPCAddr:    ua.GRPCAddr(),
-		VideoGRPCAddr:   va.GRPCAddr(),
-		KafkaBrokers:    brokers,
-		UsersGroup:      kafkatest.Name(t, "watch-history.users"),
-		VideosGroup:     kafkatest.Name(t, "watch-history.videos"),
-		ConsumerBackoff: consumerBackoff,
-		RPCTimeout:      testRPCTimeout,
+		Base:          servicetest.Base(t, b.database(t, "watch-history"), brokers),
+		UserGRPCAddr:  ua.GRPCAddr(),
+		VideoGRPCAddr: va.GRPCAddr(),
 	}, hp)
 	if err != nil {
 		t.Fatalf("start watch-history service: %v", err)
 	}
-	run(t, "watch-history", ha.Run)
+	servicetest.Run(t, "watch-history", ha.Run)
 
 	s.userURL = "http://" + ua.HTTPAddr()
 	s.videoURL = "http://" + va.HTTPAddr()
@@ -176,16 +158,6 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 	s.history = historyv1.NewWatchHistoryServiceClient(conn)
 	return s
 }
-
-// consumerBackoff keeps retries short: a poison record is retried a few
-// times before it is dead-lettered, and the tests wait for that.
-var consumerBackoff = kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
-
-// testRPCTimeout replaces the 2 s production deadline of calls between the
-// services: a race-detector build on a busy two-core CI machine can take
-// longer than that to answer, and these tests are about behaviour, not
-// latency.
-const testRPCTimeout = 30 * time.Second
 
 // providers returns a service's own in-memory telemetry, logging at level
 // and above to the test's output.
@@ -213,28 +185,6 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
-}
-
-// run serves until the test ends, then cancels and checks that fn returned
-// without error within a bound.
-func run(t *testing.T, name string, fn func(context.Context) error) {
-	t.Helper()
-	// Not t.Context(): it is canceled before cleanups run, and the service
-	// must outlive the test body's last request.
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s service: Run: %v", name, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s service did not stop within 30 s of cancel", name)
-		}
-	})
 }
 
 // response is an HTTP response read in full.

@@ -18,7 +18,10 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
+	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/service"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/loadgen/internal/api"
 	userapp "github.com/vidstream/vidstream/services/user/app"
@@ -132,9 +135,7 @@ func startSystem(tb testing.TB, cfg systemConfig) *system {
 	ctx := tb.Context()
 
 	ua, err := userapp.New(ctx, userapp.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:  databasetest.URL(tb, cfg.db),
-		KafkaBrokers: brokers,
+		Base: benchBase(tb, databasetest.URL(tb, cfg.db), brokers),
 		// Passwords are hashed only while the fixture signs up and logs
 		// in, never on the measured paths: the cheapest argon2id the
 		// service accepts keeps that short.
@@ -143,34 +144,27 @@ func startSystem(tb testing.TB, cfg systemConfig) *system {
 	if err != nil {
 		tb.Fatalf("start user: %v", err)
 	}
-	serve(tb, "user", ua.Run)
+	servicetest.Run(tb, "user", ua.Run)
 
 	s.videoDB = databasetest.URL(tb, cfg.db)
 	va, err := videoapp.New(ctx, videoapp.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:      s.videoDB,
-		UserGRPCAddr:     ua.GRPCAddr(),
-		KafkaBrokers:     brokers,
-		ViewCounterGroup: kafkatest.Name(tb, "video.view-counter"),
+		Base:         benchBase(tb, s.videoDB, brokers),
+		UserGRPCAddr: ua.GRPCAddr(),
 	}, prov(tb, videoapp.ServiceName))
 	if err != nil {
 		tb.Fatalf("start video: %v", err)
 	}
-	serve(tb, "video", va.Run)
+	servicetest.Run(tb, "video", va.Run)
 
 	ha, err := historyapp.New(ctx, historyapp.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DatabaseURL:   databasetest.URL(tb, cfg.db),
+		Base:          benchBase(tb, databasetest.URL(tb, cfg.db), brokers),
 		UserGRPCAddr:  ua.GRPCAddr(),
 		VideoGRPCAddr: va.GRPCAddr(),
-		KafkaBrokers:  brokers,
-		UsersGroup:    kafkatest.Name(tb, "watch-history.users"),
-		VideosGroup:   kafkatest.Name(tb, "watch-history.videos"),
 	}, prov(tb, historyapp.ServiceName))
 	if err != nil {
 		tb.Fatalf("start watch-history: %v", err)
 	}
-	serve(tb, "watch-history", ha.Run)
+	servicetest.Run(tb, "watch-history", ha.Run)
 
 	s.userHTTP, s.videoHTTP, s.historyHTTP = "http://"+ua.HTTPAddr(), "http://"+va.HTTPAddr(), "http://"+ha.HTTPAddr()
 	s.videoGRPC = va.GRPCAddr()
@@ -181,24 +175,12 @@ func startSystem(tb testing.TB, cfg systemConfig) *system {
 	return s
 }
 
-// serve runs a service until tb ends, then stops it and checks it stopped
-// cleanly.
-func serve(tb testing.TB, name string, run func(context.Context) error) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("%s: Run: %v", name, err)
-			}
-		case <-time.After(30 * time.Second):
-			tb.Errorf("%s did not stop within 30 s", name)
-		}
-	})
+// benchBase is servicetest.Base with the production deadline and retry
+// spacing: the benchmarks measure what a deployment would run.
+func benchBase(tb testing.TB, databaseURL string, brokers []string) service.Base {
+	b := servicetest.Base(tb, databaseURL, brokers)
+	b.RPCTimeout, b.ConsumerBackoff = 0, kafkabus.Backoff{}
+	return b
 }
 
 // newHTTPClient keeps enough idle connections for every concurrent

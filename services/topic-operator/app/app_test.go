@@ -26,6 +26,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/k8stest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	messagingv1alpha1 "github.com/vidstream/vidstream/services/topic-operator/api/v1alpha1"
 	"github.com/vidstream/vidstream/services/topic-operator/app"
@@ -105,20 +106,7 @@ func startOperatorWith(t testing.TB, brokers []string, change func(*app.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("operator: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("operator did not stop within 30s")
-		}
-	})
+	servicetest.Run(t, "operator", a.Run)
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vidstream/vidstream/services/internal/config"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/user/app"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 )
@@ -18,10 +19,11 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := app.Config{
-		HTTPAddr:              app.DefaultHTTPAddr,
-		GRPCAddr:              app.DefaultGRPCAddr,
-		DatabaseURL:           app.DefaultDatabaseURL,
-		KafkaBrokers:          []string{app.DefaultKafkaBrokers},
+		Base: service.Base{
+			KafkaBrokers:    []string{"127.0.0.1:9092"},
+			RPCTimeout:      2 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
 		SessionTTL:            24 * time.Hour,
 		LoginMaxFailures:      5,
 		LoginMaxFailuresPerIP: 50,
@@ -29,7 +31,6 @@ func TestConfigDefaults(t *testing.T) {
 		Argon2MemoryKiB:       domain.DefaultArgon2Params.MemoryKiB,
 		Argon2Iterations:      domain.DefaultArgon2Params.Iterations,
 		Argon2Parallelism:     domain.DefaultArgon2Params.Parallelism,
-		ShutdownTimeout:       10 * time.Second,
 	}
 	// DeepEqual treats func fields as equal only when both are nil, which
 	// also checks that Now is not read from the environment.

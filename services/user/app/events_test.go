@@ -15,7 +15,6 @@ import (
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
-	"github.com/vidstream/vidstream/services/user/app"
 )
 
 func TestPublishesAccountEvents(t *testing.T) {
@@ -48,8 +47,8 @@ func TestPublishesAccountEvents(t *testing.T) {
 				t.Fatalf("%d records keyed by the user, want UserCreated and UserDeleted", n)
 			}
 			createdRec, deletedRec := got[u.ID][0], got[u.ID][1]
-			kafkatest.CheckEnvelope(t, createdRec, "vidstream.users.v1.UserCreated", app.EventSource)
-			kafkatest.CheckEnvelope(t, deletedRec, "vidstream.users.v1.UserDeleted", app.EventSource)
+			kafkatest.CheckEnvelope(t, createdRec, "vidstream.users.v1.UserCreated", "/services/user")
+			kafkatest.CheckEnvelope(t, deletedRec, "vidstream.users.v1.UserDeleted", "/services/user")
 			if kafkatest.Header(createdRec, kafkabus.HeaderID) == kafkatest.Header(deletedRec, kafkabus.HeaderID) {
 				t.Error("UserCreated and UserDeleted share a ce_id")
 			}
@@ -112,5 +111,5 @@ func TestServesWhileKafkaIsDown(t *testing.T) {
 	cluster.Start()
 	f := kafkatest.NewFeed(t, cluster.Brokers(), events.UsersTopic)
 	got := f.Wait(t, 1, kafkatest.Keyed(u.ID))
-	kafkatest.CheckEnvelope(t, got[0], "vidstream.users.v1.UserCreated", app.EventSource)
+	kafkatest.CheckEnvelope(t, got[0], "vidstream.users.v1.UserCreated", "/services/user")
 }

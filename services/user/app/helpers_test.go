@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/httpx"
 	"github.com/vidstream/vidstream/services/internal/loopback"
+	"github.com/vidstream/vidstream/services/internal/service"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
 	"github.com/vidstream/vidstream/services/user/app"
@@ -27,10 +28,7 @@ func testConfig(t *testing.T, dbURL string) app.Config {
 	t.Helper()
 	p := domain.Argon2Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}
 	return app.Config{
-		HTTPAddr:          "127.0.0.1:0",
-		GRPCAddr:          "127.0.0.1:0",
-		DatabaseURL:       dbURL,
-		KafkaBrokers:      []string{loopback.FreeAddr(t)},
+		Base:              servicetest.Base(t, dbURL, []string{loopback.FreeAddr(t)}),
 		Argon2MemoryKiB:   p.MemoryKiB,
 		Argon2Iterations:  p.Iterations,
 		Argon2Parallelism: p.Parallelism,
@@ -42,33 +40,20 @@ func testConfig(t *testing.T, dbURL string) app.Config {
 // startApp runs the user service on 127.0.0.1 with its own telemetry,
 // waits until /readyz says ready, and stops it (checking the clean exit)
 // when the test ends.
-func startApp(t *testing.T, cfg app.Config) (*app.App, *client) {
+func startApp(t *testing.T, cfg app.Config) (*service.App, *client) {
 	t.Helper()
 	p, _ := telemetrytest.New(t)
 	return startAppWith(t, cfg, p)
 }
 
 // startAppWith is startApp with the given telemetry providers.
-func startAppWith(t *testing.T, cfg app.Config, p telemetry.Providers) (*app.App, *client) {
+func startAppWith(t *testing.T, cfg app.Config, p telemetry.Providers) (*service.App, *client) {
 	t.Helper()
 	a, err := app.New(t.Context(), cfg, p)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	servicetest.Run(t, "user", a.Run)
 	c := &client{t: t, base: "http://" + a.HTTPAddr(), http: &http.Client{Timeout: 10 * time.Second}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -244,7 +229,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newApp(t *testing.T, cfg app.Config) (*app.App, error) {
+func newApp(t *testing.T, cfg app.Config) (*service.App, error) {
 	t.Helper()
 	p, _ := telemetrytest.New(t)
 	return app.New(t.Context(), cfg, p)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vidstream/vidstream/services/internal/config"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/video/app"
 )
 
@@ -15,16 +16,15 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if err := config.Load(t.Context(), func(string) string { return "" }, &defaults); err != nil {
 		t.Fatalf("load defaults: %v", err)
 	}
-	// The consumer group and backoff are not read from the environment:
-	// they stay zero here and app.New applies the contract's defaults.
+	// The listen addresses and the database stay empty: the service's
+	// Spec fills them (service.New).
 	want := app.Config{
-		HTTPAddr:        app.DefaultHTTPAddr,
-		GRPCAddr:        app.DefaultGRPCAddr,
-		DatabaseURL:     app.DefaultDatabaseURL,
-		UserGRPCAddr:    app.DefaultUserGRPCAddr,
-		KafkaBrokers:    []string{app.DefaultKafkaBrokers},
-		RPCTimeout:      2 * time.Second,
-		ShutdownTimeout: 10 * time.Second,
+		Base: service.Base{
+			KafkaBrokers:    []string{"127.0.0.1:9092"},
+			RPCTimeout:      2 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		UserGRPCAddr: "127.0.0.1:9081",
 	}
 	if !reflect.DeepEqual(defaults, want) {
 		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)

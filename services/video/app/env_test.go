@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -16,10 +15,10 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
-	"github.com/vidstream/vidstream/services/internal/kafkabus"
-	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/service"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	"github.com/vidstream/vidstream/services/video/app"
@@ -38,18 +37,15 @@ type env struct {
 
 // startUser runs the real user service and returns it for the video service
 // to authenticate against. Its events go nowhere (see videoConfig).
-func startUser(t *testing.T) *userapp.App {
+func startUser(t *testing.T) *service.App {
 	t.Helper()
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		HTTPAddr:     "127.0.0.1:0",
-		GRPCAddr:     "127.0.0.1:0",
-		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
-		KafkaBrokers: []string{loopback.FreeAddr(t)},
+		Base: servicetest.Base(t, "sqlite://"+filepath.Join(t.TempDir(), "user.db"), []string{loopback.FreeAddr(t)}),
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start user service: %v", err)
 	}
-	run(t, "user", ua.Run)
+	servicetest.Run(t, "user", ua.Run)
 	return ua
 }
 
@@ -58,58 +54,28 @@ func startUser(t *testing.T) *userapp.App {
 // that are not about events must not publish into whatever broker runs on
 // the default port; the service serves regardless, its events waiting in
 // the outbox. Tests about events set KafkaBrokers to kafkatest.Broker's.
-// The view counter's group is unique to the test, so that tests sharing one
-// real cluster do not steal each other's partitions.
 func videoConfig(t *testing.T, userGRPC, databaseURL string) app.Config {
 	t.Helper()
 	return app.Config{
-		HTTPAddr:         "127.0.0.1:0",
-		GRPCAddr:         "127.0.0.1:0",
-		DatabaseURL:      databaseURL,
-		UserGRPCAddr:     userGRPC,
-		KafkaBrokers:     []string{loopback.FreeAddr(t)},
-		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
-		ConsumerBackoff:  kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
-		// A race-detector build on a busy two-core CI machine can take
-		// longer than the production default to answer; these tests are
-		// about behaviour, not latency.
-		RPCTimeout: 30 * time.Second,
+		Base:         servicetest.Base(t, databaseURL, []string{loopback.FreeAddr(t)}),
+		UserGRPCAddr: userGRPC,
 	}
 }
 
 // startVideo runs the video service against the user service at userGRPC.
-func startVideo(t *testing.T, userGRPC, databaseURL string, p telemetry.Providers) *app.App {
+func startVideo(t *testing.T, userGRPC, databaseURL string, p telemetry.Providers) *service.App {
 	t.Helper()
 	return startVideoWith(t, videoConfig(t, userGRPC, databaseURL), p)
 }
 
-func startVideoWith(t *testing.T, cfg app.Config, p telemetry.Providers) *app.App {
+func startVideoWith(t *testing.T, cfg app.Config, p telemetry.Providers) *service.App {
 	t.Helper()
 	va, err := app.New(t.Context(), cfg, p)
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
 	}
-	run(t, "video", va.Run)
+	servicetest.Run(t, "video", va.Run)
 	return va
-}
-
-// run serves until the test ends, then checks that shutdown was clean.
-func run(t *testing.T, name string, fn func(context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("%s service: Run: %v", name, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s service did not stop within 30 s", name)
-		}
-	})
 }
 
 // backend returns the URL of a fresh, empty database for the video service.
@@ -165,7 +131,7 @@ func newEnvWithViews(t *testing.T, db backend) (*env, func(t *testing.T, id stri
 		t.Fatalf("open video database: %v", err)
 	}
 	t.Cleanup(func() { _ = vdb.Close() })
-	s := store.New(vdb, outbox.New(vdb, app.EventSource, telemetry.Noop()))
+	s := store.New(vdb, outbox.New(vdb, "/services/video", telemetry.Noop()))
 	return e, func(t *testing.T, id string, by int64) {
 		t.Helper()
 		if by == 0 {

@@ -25,7 +25,6 @@ import (
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
-	"github.com/vidstream/vidstream/services/video/app"
 )
 
 // newKafkaEnv is newEnv with the video service on brokers; it returns the
@@ -41,7 +40,7 @@ func newKafkaEnv(t *testing.T, db backend, brokers []string, p telemetry.Provide
 		videoURL: "http://" + va.HTTPAddr(),
 		grpcAddr: va.GRPCAddr(),
 		client:   &httpxtest.Client{HTTP: &http.Client{Timeout: 10 * time.Second}},
-	}, cfg.ViewCounterGroup
+	}, events.ViewCounterGroup + cfg.ConsumerGroupSuffix
 }
 
 func ensureTopic(t *testing.T, brokers []string, topic string) {
@@ -93,7 +92,7 @@ func TestPublishesCatalogEvents(t *testing.T) {
 			}
 			ids := map[string]bool{}
 			for i, m := range got {
-				kafkatest.CheckEnvelope(t, m, wantTypes[i], app.EventSource)
+				kafkatest.CheckEnvelope(t, m, wantTypes[i], "/services/video")
 				ids[kafkatest.Header(m, kafkabus.HeaderID)] = true
 			}
 			if len(ids) != 3 {

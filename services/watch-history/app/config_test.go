@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vidstream/vidstream/services/internal/config"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/watch-history/app"
 )
 
@@ -14,17 +16,18 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if err := config.Load(t.Context(), func(string) string { return "" }, &defaults); err != nil {
 		t.Fatalf("load defaults: %v", err)
 	}
+	// The listen addresses and the database stay empty: the service's
+	// Spec fills them (service.New).
 	want := app.Config{
-		HTTPAddr:        app.DefaultHTTPAddr,
-		GRPCAddr:        app.DefaultGRPCAddr,
-		DatabaseURL:     app.DefaultDatabaseURL,
-		UserGRPCAddr:    app.DefaultUserGRPCAddr,
-		VideoGRPCAddr:   app.DefaultVideoGRPCAddr,
-		KafkaBrokers:    []string{app.DefaultKafkaBrokers},
-		RPCTimeout:      2 * time.Second,
-		ShutdownTimeout: 10 * time.Second,
+		Base: service.Base{
+			KafkaBrokers:    []string{"127.0.0.1:9092"},
+			RPCTimeout:      2 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		UserGRPCAddr:  "127.0.0.1:9081",
+		VideoGRPCAddr: "127.0.0.1:9082",
 	}
-	if !equal(defaults, want) {
+	if !reflect.DeepEqual(defaults, want) {
 		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)
 	}
 
@@ -40,11 +43,4 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged || cfg.VideoGRPCAddr != "dns:///video:9090" {
 		t.Fatalf("config = %+v", cfg)
 	}
-}
-
-func equal(a, b app.Config) bool {
-	return a.HTTPAddr == b.HTTPAddr && a.GRPCAddr == b.GRPCAddr && a.DatabaseURL == b.DatabaseURL &&
-		a.UserGRPCAddr == b.UserGRPCAddr && a.VideoGRPCAddr == b.VideoGRPCAddr &&
-		slices.Equal(a.KafkaBrokers, b.KafkaBrokers) && a.KafkaTopicsManaged == b.KafkaTopicsManaged &&
-		a.RPCTimeout == b.RPCTimeout && a.ShutdownTimeout == b.ShutdownTimeout && a.DrainDelay == b.DrainDelay
 }

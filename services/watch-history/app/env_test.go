@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -13,8 +12,8 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
-	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	videoapp "github.com/vidstream/vidstream/services/video/app"
@@ -65,28 +64,20 @@ func newEnv(t *testing.T, db backend) *env {
 func startDependencies(t *testing.T, brokers []string) *env {
 	t.Helper()
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		HTTPAddr:     "127.0.0.1:0",
-		GRPCAddr:     "127.0.0.1:0",
-		DatabaseURL:  "sqlite://" + filepath.Join(t.TempDir(), "user.db"),
-		KafkaBrokers: brokers,
+		Base: servicetest.Base(t, "sqlite://"+filepath.Join(t.TempDir(), "user.db"), brokers),
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start user service: %v", err)
 	}
-	run(t, "user", ua.Run)
+	servicetest.Run(t, "user", ua.Run)
 	va, err := videoapp.New(t.Context(), videoapp.Config{
-		HTTPAddr:         "127.0.0.1:0",
-		GRPCAddr:         "127.0.0.1:0",
-		DatabaseURL:      "sqlite://" + filepath.Join(t.TempDir(), "video.db"),
-		UserGRPCAddr:     ua.GRPCAddr(),
-		KafkaBrokers:     brokers,
-		ViewCounterGroup: kafkatest.Name(t, "video.view-counter"),
-		RPCTimeout:       30 * time.Second,
+		Base:         servicetest.Base(t, "sqlite://"+filepath.Join(t.TempDir(), "video.db"), brokers),
+		UserGRPCAddr: ua.GRPCAddr(),
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatalf("start video service: %v", err)
 	}
-	run(t, "video", va.Run)
+	servicetest.Run(t, "video", va.Run)
 	return &env{
 		brokers:   brokers,
 		userURL:   "http://" + ua.HTTPAddr(),
@@ -99,25 +90,14 @@ func startDependencies(t *testing.T, brokers []string) *env {
 	}
 }
 
-// historyConfig is watch history wired to e's services and broker. Consumer
-// groups are unique to the test, so that tests sharing one real cluster do
-// not steal each other's partitions.
+// historyConfig is watch history wired to e's services and broker
+// (servicetest.Base: consumer groups unique to the test).
 func historyConfig(t *testing.T, e *env, databaseURL string) app.Config {
 	t.Helper()
 	return app.Config{
-		HTTPAddr:        "127.0.0.1:0",
-		GRPCAddr:        "127.0.0.1:0",
-		DatabaseURL:     databaseURL,
-		UserGRPCAddr:    e.userGRPC,
-		VideoGRPCAddr:   e.videoGRPC,
-		KafkaBrokers:    e.brokers,
-		UsersGroup:      kafkatest.Name(t, "watch-history.users"),
-		VideosGroup:     kafkatest.Name(t, "watch-history.videos"),
-		ConsumerBackoff: kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
-		// A race-detector build on a busy two-core CI machine can take
-		// longer than the production default to answer; these tests are
-		// about behaviour, not latency.
-		RPCTimeout: 30 * time.Second,
+		Base:          servicetest.Base(t, databaseURL, e.brokers),
+		UserGRPCAddr:  e.userGRPC,
+		VideoGRPCAddr: e.videoGRPC,
 	}
 }
 
@@ -127,28 +107,9 @@ func (e *env) startHistory(t *testing.T, cfg app.Config, p telemetry.Providers) 
 	if err != nil {
 		t.Fatalf("start watch-history service: %v", err)
 	}
-	run(t, "watch-history", ha.Run)
+	servicetest.Run(t, "watch-history", ha.Run)
 	e.historyURL = "http://" + ha.HTTPAddr()
 	e.historyGRPC = ha.GRPCAddr()
-}
-
-// run serves until the test ends, then checks that shutdown was clean.
-func run(t *testing.T, name string, fn func(context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s service: Run: %v", name, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s service did not stop within 30 s", name)
-		}
-	})
 }
 
 // response is a response read in full.

@@ -23,9 +23,9 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
-	"github.com/vidstream/vidstream/services/watch-history/app"
 )
 
 // watchFeed is a real kafkabus consumer of vidstream.watch.v1, in a group of
@@ -64,7 +64,7 @@ func consumeWatch(t *testing.T, brokers []string, userID string) *watchFeed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, "watch feed consumer", c.Run)
+	servicetest.Run(t, "watch feed consumer", c.Run)
 	return f
 }
 
@@ -118,7 +118,7 @@ func TestOutboxPublishesWatchEvents(t *testing.T) {
 		}
 		for header, value := range map[string]string{
 			kafkabus.HeaderSpecVersion: kafkabus.SpecVersion,
-			kafkabus.HeaderSource:      app.EventSource,
+			kafkabus.HeaderSource:      "/services/watch-history",
 			kafkabus.HeaderContentType: kafkabus.ContentTypeProtobuf,
 		} {
 			if got, _ := m.Header(header); got != value {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 	"github.com/vidstream/vidstream/services/user/internal/httpapi"
@@ -31,7 +32,7 @@ func newHandler(tb testing.TB) http.Handler {
 	if err != nil {
 		tb.Fatalf("NewService: %v", err)
 	}
-	return httpapi.NewServer(httpapi.Deps{Service: svc, Providers: telemetry.Noop()})
+	return httpapi.NewServer(service.NewRouter("user", telemetry.Noop(), nil, httpapi.OpenAPI), httpapi.Deps{Service: svc})
 }
 
 var fuzzSeeds = []string{

@@ -1,25 +1,15 @@
 package httpapi
 
 import (
-	"net/http"
-
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vidstream/vidstream/services/internal/auth"
-	"github.com/vidstream/vidstream/services/internal/httpx"
-	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
 
 // routes is the whole REST surface of the user service in one place; the
-// OpenAPI test checks openapi.json against it.
-func routes(d Deps, h *handlers) chi.Router {
-	r := httpx.NewRouter(d.Providers, "user")
-
-	r.Get("/healthz", d.Health.Liveness())
-	r.Get("/readyz", d.Health.Readiness())
-	r.Method(http.MethodGet, "/metrics", telemetry.MetricsHandler(d.Providers))
-	r.Get("/openapi.json", httpx.ServeOpenAPI(OpenAPI))
-
+// OpenAPI test checks openapi.json against it. r already serves the ops
+// routes every service has: /healthz, /readyz, /metrics, /openapi.json.
+func routes(r chi.Router, h *handlers) chi.Router {
 	r.Route("/v1", func(r chi.Router) {
 		r.Post("/users", h.createUser)
 		r.Get("/users/{id}", h.getUser)

@@ -1,18 +1,20 @@
-// Package httpapi is the user service's public REST API (DESIGN §4). It
-// decodes requests, calls domain.Service and encodes the answers; failures
-// are apperr errors that httpx.WriteError turns into problem+json.
+// Package httpapi is the user service's public REST API (see
+// docs/architecture.md). It decodes requests, calls domain.Service and
+// encodes the answers; failures are apperr errors that httpx.WriteError
+// turns into problem+json.
 package httpapi
 
 import (
 	"context"
 	_ "embed"
 	"net/http"
+
 	"net/netip"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/vidstream/vidstream/services/internal/auth"
-	"github.com/vidstream/vidstream/services/internal/httpx"
-	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
 )
 
@@ -24,11 +26,7 @@ var OpenAPI []byte
 
 // Deps is what the REST API needs.
 type Deps struct {
-	Service   *domain.Service
-	Providers telemetry.Providers
-	// Health backs /healthz and /readyz; the caller registers checks and
-	// flips readiness.
-	Health *httpx.Health
+	Service *domain.Service
 	// TrustedProxyHops is how many reverse proxies in front of the service
 	// append to X-Forwarded-For. 0 (the default) ignores the header, since
 	// any client can set it; behind an ingress set it to 1, or every login
@@ -36,13 +34,10 @@ type Deps struct {
 	TrustedProxyHops int
 }
 
-// NewServer returns the REST API as an http.Handler.
-func NewServer(d Deps) http.Handler {
-	if d.Health == nil {
-		d.Health = &httpx.Health{}
-	}
-	h := &handlers{svc: d.Service, proxyHops: d.TrustedProxyHops}
-	return routes(d, h)
+// NewServer adds the REST API to base, a router with the shared middleware
+// and ops routes (service.NewRouter), and returns it as an http.Handler.
+func NewServer(base chi.Router, d Deps) http.Handler {
+	return routes(base, &handlers{svc: d.Service, proxyHops: d.TrustedProxyHops})
 }
 
 type handlers struct {

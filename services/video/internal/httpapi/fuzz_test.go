@@ -17,6 +17,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 	"github.com/vidstream/vidstream/services/video/internal/httpapi"
@@ -70,10 +71,9 @@ func FuzzCreateVideo(f *testing.F) {
 
 	user := uuid.New()
 	newHandler := func(d database.Dialect) http.Handler {
-		return httpapi.NewServer(httpapi.Deps{
-			Service:   domain.NewService(openStore(f, d)),
-			Auth:      fixedAuth("fuzz-token", user),
-			Providers: telemetry.Noop(),
+		return httpapi.NewServer(service.NewRouter("video", telemetry.Noop(), nil, httpapi.OpenAPI), httpapi.Deps{
+			Service: domain.NewService(openStore(f, d)),
+			Auth:    fixedAuth("fuzz-token", user),
 		})
 	}
 	h := newHandler(database.SQLite)

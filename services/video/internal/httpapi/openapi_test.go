@@ -11,13 +11,14 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vidstream/vidstream/services/internal/openapitest"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
 
 // The published contract (and the API fuzzer CI runs against it) must be
 // the API the router actually serves, in both directions.
 func TestOpenAPIMatchesRouter(t *testing.T) {
-	routes, ok := NewServer(Deps{Providers: telemetry.Noop()}).(chi.Routes)
+	routes, ok := NewServer(service.NewRouter("video", telemetry.Noop(), nil, OpenAPI), Deps{}).(chi.Routes)
 	if !ok {
 		t.Fatal("NewServer no longer returns a chi router; walk its routes another way")
 	}

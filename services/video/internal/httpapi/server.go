@@ -1,15 +1,16 @@
-// Package httpapi is the video service's public REST API (DESIGN §4). It
-// decodes requests, calls domain.Service and encodes the answers; failures
-// are apperr errors that httpx.WriteError turns into problem+json.
+// Package httpapi is the video service's public REST API (see
+// docs/architecture.md). It decodes requests, calls domain.Service and
+// encodes the answers; failures are apperr errors that httpx.WriteError
+// turns into problem+json.
 package httpapi
 
 import (
 	_ "embed"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/vidstream/vidstream/services/internal/auth"
-	"github.com/vidstream/vidstream/services/internal/httpx"
-	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 )
 
@@ -26,17 +27,11 @@ type Deps struct {
 	Service *domain.Service
 	// Auth resolves bearer tokens; in production it asks the user service
 	// over gRPC on every request.
-	Auth      auth.Authenticator
-	Providers telemetry.Providers
-	// Health backs /healthz and /readyz; the caller registers checks and
-	// flips readiness.
-	Health *httpx.Health
+	Auth auth.Authenticator
 }
 
-// NewServer returns the REST API as an http.Handler.
-func NewServer(d Deps) http.Handler {
-	if d.Health == nil {
-		d.Health = &httpx.Health{}
-	}
-	return routes(d, &handlers{svc: d.Service})
+// NewServer adds the REST API to base, a router with the shared middleware
+// and ops routes (service.NewRouter), and returns it as an http.Handler.
+func NewServer(base chi.Router, d Deps) http.Handler {
+	return routes(base, d, &handlers{svc: d.Service})
 }

@@ -51,7 +51,7 @@ func New(db *database.DB, ob outbox.Writer) *Store {
 // may run fn again after a serialization failure, so fn must only have
 // effects through tx.
 func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx domain.Tx) error) error {
-	var last *Tx
+	var last *txn
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		// Only the attempt that committed counts.
 		last = s.bind(tx)
@@ -72,8 +72,8 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 // since only the owner knows when the transaction commits.
 func (s *Store) Bind(tx *sql.Tx) domain.Tx { return s.bind(tx) }
 
-func (s *Store) bind(tx *sql.Tx) *Tx {
-	return &Tx{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox}
+func (s *Store) bind(tx *sql.Tx) *txn {
+	return &txn{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox}
 }
 
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (domain.Video, error) {
@@ -92,31 +92,31 @@ func (s *Store) Popular(ctx context.Context, limit int) ([]domain.Video, error) 
 	return s.q.popular(ctx, limit)
 }
 
-// Tx implements domain.Tx over one SQL transaction.
-type Tx struct {
+// txn implements domain.Tx over one SQL transaction.
+type txn struct {
 	q       queries
 	tx      *sql.Tx
 	outbox  outbox.Writer
 	emitted bool
 }
 
-var _ domain.Tx = (*Tx)(nil)
+var _ domain.Tx = (*txn)(nil)
 
-func (t *Tx) Insert(ctx context.Context, v domain.Video) error { return t.q.insert(ctx, v) }
+func (t *txn) Insert(ctx context.Context, v domain.Video) error { return t.q.insert(ctx, v) }
 
-func (t *Tx) GetForUpdate(ctx context.Context, id uuid.UUID) (domain.Video, error) {
+func (t *txn) GetForUpdate(ctx context.Context, id uuid.UUID) (domain.Video, error) {
 	return t.q.get(ctx, id, true)
 }
 
-func (t *Tx) Update(ctx context.Context, v domain.Video) error { return t.q.update(ctx, v) }
+func (t *txn) Update(ctx context.Context, v domain.Video) error { return t.q.update(ctx, v) }
 
-func (t *Tx) Delete(ctx context.Context, id uuid.UUID) error { return t.q.delete(ctx, id) }
+func (t *txn) Delete(ctx context.Context, id uuid.UUID) error { return t.q.delete(ctx, id) }
 
-func (t *Tx) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {
+func (t *txn) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {
 	return t.q.incrementViewCount(ctx, id, by)
 }
 
-func (t *Tx) Emit(ctx context.Context, events ...domain.Event) error {
+func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
 	n, err := outbox.EnqueueAll(ctx, t.outbox, t.tx, events, toOutbox)
 	t.emitted = t.emitted || n > 0
 	return err

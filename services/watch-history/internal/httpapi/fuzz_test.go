@@ -21,6 +21,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/auth"
 	"github.com/vidstream/vidstream/services/internal/database/databasetest"
 	"github.com/vidstream/vidstream/services/internal/outbox"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 	"github.com/vidstream/vidstream/services/watch-history/internal/httpapi"
@@ -50,12 +51,11 @@ func FuzzPutProgress(f *testing.F) {
 	video := domain.Video{ID: uuid.New(), Title: "Night Train", DurationSeconds: duration, UpdatedAt: time.Now()}
 	user := uuid.New()
 	db := databasetest.OpenSQLite(f, store.Migrations())
-	h := httpapi.NewServer(httpapi.Deps{
+	h := httpapi.NewServer(service.NewRouter("watch-history", telemetry.Noop(), nil, httpapi.OpenAPI), httpapi.Deps{
 		Service: domain.NewService(store.New(db, discard{}), oneVideo(video)),
-		Authenticator: auth.AuthenticatorFunc(func(context.Context, string) (auth.Principal, error) {
+		Auth: auth.AuthenticatorFunc(func(context.Context, string) (auth.Principal, error) {
 			return auth.Principal{UserID: user}, nil
 		}),
-		Providers: telemetry.Noop(),
 	})
 
 	for _, seed := range []string{

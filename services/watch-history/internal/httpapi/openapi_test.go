@@ -4,15 +4,15 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/vidstream/vidstream/services/internal/httpx"
 	"github.com/vidstream/vidstream/services/internal/openapitest"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
 
 // TestOpenAPIMatchesRouter keeps the published contract and the router in
 // step: every route is documented and every documented operation is served.
 func TestOpenAPIMatchesRouter(t *testing.T) {
-	r := routes(Deps{Providers: telemetry.Noop(), Health: &httpx.Health{}}, &handlers{})
+	r := routes(service.NewRouter("watch-history", telemetry.Noop(), nil, OpenAPI), Deps{}, &handlers{})
 	openapitest.AssertRoutesDocumented(t, r, OpenAPI)
 }
 

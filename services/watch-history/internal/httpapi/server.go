@@ -1,5 +1,5 @@
-// Package httpapi is watch history's public REST API (DESIGN §4). It decodes
-// requests, calls domain.Service for the authenticated user and encodes the
+// Package httpapi is watch history's public REST API (see
+// docs/architecture.md). It decodes requests, calls domain.Service for the authenticated user and encodes the
 // answers; failures are apperr errors that httpx.WriteError turns into
 // problem+json.
 package httpapi
@@ -8,9 +8,9 @@ import (
 	_ "embed"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/vidstream/vidstream/services/internal/auth"
-	"github.com/vidstream/vidstream/services/internal/httpx"
-	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 )
 
@@ -23,21 +23,15 @@ var OpenAPI []byte
 // Deps is what the REST API needs.
 type Deps struct {
 	Service *domain.Service
-	// Authenticator resolves bearer tokens; in production it asks the user
-	// service over gRPC on every request.
-	Authenticator auth.Authenticator
-	Providers     telemetry.Providers
-	// Health backs /healthz and /readyz; the caller registers checks and
-	// flips readiness.
-	Health *httpx.Health
+	// Auth resolves bearer tokens; in production it asks the user service
+	// over gRPC on every request.
+	Auth auth.Authenticator
 }
 
-// NewServer returns the REST API as an http.Handler.
-func NewServer(d Deps) http.Handler {
-	if d.Health == nil {
-		d.Health = &httpx.Health{}
-	}
-	return routes(d, &handlers{svc: d.Service})
+// NewServer adds the REST API to base, a router with the shared middleware
+// and ops routes (service.NewRouter), and returns it as an http.Handler.
+func NewServer(base chi.Router, d Deps) http.Handler {
+	return routes(base, d, &handlers{svc: d.Service})
 }
 
 type handlers struct {

@@ -6,22 +6,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/vidstream/vidstream/services/internal/config"
-	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/user/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, os.Getenv, os.Stdout)
-	stop() // before os.Exit, which skips deferred calls
+	// Not deferred: os.Exit would skip it.
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -29,26 +28,6 @@ func main() {
 }
 
 // run is main without process globals, so it can be tested.
-func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) (err error) {
-	var cfg app.Config
-	if err := config.Load(ctx, getenv, &cfg); err != nil {
-		return err
-	}
-	p, shutdown, err := telemetry.Setup(ctx, app.ServiceName, getenv, stdout)
-	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
-	}
-	// Telemetry is flushed last, after the servers have drained, so the
-	// spans and logs of the final requests are not lost.
-	defer func() {
-		if serr := shutdown(context.WithoutCancel(ctx)); serr != nil {
-			err = errors.Join(err, fmt.Errorf("telemetry shutdown: %w", serr))
-		}
-	}()
-
-	a, err := app.New(ctx, cfg, p)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	return service.RunFromEnv(ctx, app.ServiceName, getenv, stdout, app.New)
 }

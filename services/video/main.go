@@ -7,15 +7,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/vidstream/vidstream/services/internal/config"
-	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/video/app"
 )
 
@@ -31,26 +29,6 @@ func main() {
 }
 
 // run is main without process globals, so it can be tested.
-func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) (err error) {
-	var cfg app.Config
-	if err := config.Load(ctx, getenv, &cfg); err != nil {
-		return err
-	}
-	p, shutdown, err := telemetry.Setup(ctx, app.ServiceName, getenv, stdout)
-	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
-	}
-	// Telemetry is flushed last, after the servers have drained, so the
-	// spans and logs of the final requests are not lost.
-	defer func() {
-		if serr := shutdown(context.WithoutCancel(ctx)); serr != nil {
-			err = errors.Join(err, fmt.Errorf("telemetry shutdown: %w", serr))
-		}
-	}()
-
-	a, err := app.New(ctx, cfg, p)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	return service.RunFromEnv(ctx, app.ServiceName, getenv, stdout, app.New)
 }

@@ -56,7 +56,10 @@ func Run(tb testing.TB, name string, fn func(context.Context) error) {
 //
 // RPCTimeout is long on purpose: a race-detector build on a busy CI
 // machine can take longer than the production default to answer, and
-// these tests are about behaviour, not latency.
+// these tests are about behaviour, not latency. ShutdownTimeout is short,
+// so that the three bounded shutdown phases (drain, workers, closing) end
+// well within StopTimeout and a phase that overruns is reported by the
+// service itself, naming what it waited for.
 func Base(tb testing.TB, databaseURL string, brokers []string) service.Base {
 	tb.Helper()
 	return service.Base{
@@ -65,6 +68,7 @@ func Base(tb testing.TB, databaseURL string, brokers []string) service.Base {
 		DatabaseURL:         databaseURL,
 		KafkaBrokers:        brokers,
 		RPCTimeout:          30 * time.Second,
+		ShutdownTimeout:     5 * time.Second,
 		ConsumerGroupSuffix: kafkatest.Name(tb, ""),
 		ConsumerBackoff:     kafkabus.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond},
 	}

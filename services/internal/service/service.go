@@ -326,7 +326,7 @@ func (s Spec) addKafka(ctx context.Context, g *lifecycle.Group, k *Kit, parts Pa
 		closers.Add(producer.Close)
 		relay := outbox.NewRelay(k.DB, producer, k.Providers, outbox.RelayOptions{Wake: k.Outbox.Wakeups()})
 		g.AddWorker("outbox relay", relay.Run)
-		k.hooks = append(k.hooks, func(context.Context) error { return producer.Close() })
+		k.hooks = append(k.hooks, func(ctx context.Context) error { return closeWithin(ctx, "kafka producer", producer.Close) })
 	}
 
 	if len(parts.Consumers) == 0 {
@@ -379,4 +379,19 @@ func NewRouter(name string, p telemetry.Providers, health *httpx.Health, openAPI
 	r.Method(http.MethodGet, "/metrics", telemetry.MetricsHandler(p))
 	r.Get("/openapi.json", httpx.ServeOpenAPI(openAPI))
 	return r
+}
+
+// closeWithin runs closeFn but stops waiting for it when ctx ends. kafka-go's
+// Writer.Close waits for batches still being retried against an
+// unreachable broker; the outbox keeps those events, so giving up on them
+// loses nothing, and shutdown stays bounded.
+func closeWithin(ctx context.Context, what string, closeFn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%s: not closed within the shutdown timeout: %w", what, context.Cause(ctx))
+	}
 }

@@ -6,7 +6,7 @@
 // scenario in charts/vidstream/ci (the defaults, all infrastructure
 // switched off, tracing off, the topic operator off) and check what
 // Kubernetes would run: every container hardened and sized, the
-// NetworkPolicies allowing exactly the flows of the design, the KafkaTopics
+// NetworkPolicies allowing exactly the flows of docs/architecture.md, the KafkaTopics
 // and the services' waits for them, the memory budget, no secret in any
 // values.yaml. With
 // KUBEBUILDER_ASSETS pointing at a kube-apiserver and etcd (hack/k8s-tools.sh

@@ -245,8 +245,8 @@ func checkFlows(t *testing.T, c *cluster, flows []flow) {
 	}
 }
 
-// TestNetworkPoliciesAllowExactlyTheDesignedFlows: the flows of DESIGN §1
-// (client -> REST; watch-history -> user, video and video -> user over gRPC;
+// TestNetworkPoliciesAllowExactlyTheDesignedFlows: the flows of
+// docs/architecture.md#transports (client -> REST; watch-history -> user, video and video -> user over gRPC;
 // services -> Kafka, PostgreSQL, collector; collector -> Jaeger; DNS), and
 // the topic operator's (-> Kafka, the collector, the API server; metrics
 // scrapes), pass, and nothing else does. The services reach the API server
@@ -267,8 +267,8 @@ func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
 			flow{s, "jaeger", 16686, "", false, "services do not query traces"},
 			flow{s, "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
 			flow{s, "kube-dns", 53, corev1.ProtocolTCP, true, "DNS"},
-			flow{s, "internet", 80, "", false, "no egress beyond the design"},
-			flow{s, "internet", 9092, "", false, "no egress beyond the design"},
+			flow{s, "internet", 80, "", false, "no egress beyond the allowed flows"},
+			flow{s, "internet", 9092, "", false, "no egress beyond the allowed flows"},
 			flow{s, "kube-apiserver", 443, "", true, "wait-for-topics reads KafkaTopics (the kubernetes Service)"},
 			flow{s, "kube-apiserver", 6443, "", true, "wait-for-topics reads KafkaTopics (the API server's port)"},
 			flow{s, "kube-apiserver", 10250, "", false, "only the API server's ports"},
@@ -278,7 +278,7 @@ func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
 		)
 	}
 	flows = append(flows,
-		// gRPC, exactly the calls of the design.
+		// gRPC, exactly the calls in docs/architecture.md#grpc-api.
 		flow{"watch-history", "user", 9090, "", true, "token checks"},
 		flow{"watch-history", "video", 9090, "", true, "video lookups"},
 		flow{"video", "user", 9090, "", true, "token checks"},

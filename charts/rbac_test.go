@@ -128,7 +128,7 @@ func TestTopicOperatorWorksWithOnlyTheChartsRBAC(t *testing.T) {
 		}
 	}
 
-	// A broker of the test's own: the topics have the DESIGN names,
+	// A broker of the test's own: the topics have the contract's names,
 	// which other tests may use on a shared one.
 	broker, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {

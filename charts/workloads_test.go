@@ -246,8 +246,8 @@ func TestServicesUseGRPCProbesAndTheirPorts(t *testing.T) {
 	}
 }
 
-// TestMemoryBudget: the release requests at most 1.5 GiB of memory (DESIGN
-// §9), counting every pod that runs at once (replicas, Jobs); helm test
+// TestMemoryBudget: the release requests at most 1.5 GiB of memory
+// (docs/architecture.md#on-kubernetes), counting every pod that runs at once (replicas, Jobs); helm test
 // pods run later, on their own, and are listed apart.
 func TestMemoryBudget(t *testing.T) {
 	budget := resource.MustParse("1536Mi")

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// brokerPort is the embedded broker's port (DESIGN §3).
+// brokerPort is the embedded broker's port (docs/architecture.md#ports).
 const brokerPort = 9092
 
 // runBroker is `devstack broker`: kfake, an in-process implementation of the

@@ -29,7 +29,7 @@ type service struct {
 }
 
 // jaegerModule is the tools module whose `tool` line pins Jaeger, kept out
-// of the application's go.mod (DESIGN §10).
+// of the application's go.mod (docs/architecture.md#running-locally).
 const jaegerModule = "hack/tools/jaeger"
 
 // jaegerPackage is Jaeger v2's main package.

@@ -102,7 +102,8 @@ func drop(tr *jaegerquery.Trace, name string) {
 // relink rebuilds the tree after spans were changed.
 func relink(tr *jaegerquery.Trace) *jaegerquery.Trace { return jaegerquery.NewTrace(tr.ID, tr.Spans) }
 
-// checkWatchTrace holds the DESIGN §7 promise: the PUT that completes a
+// checkWatchTrace holds the one-trace promise
+// (docs/architecture.md#one-trace): the PUT that completes a
 // video is ONE trace with the HTTP server span of watch-history, gRPC client
 // and server spans to user and video, database spans, the outbox relay's
 // producer span and video's consumer span, the consumer a descendant of the

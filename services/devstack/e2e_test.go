@@ -27,7 +27,7 @@ import (
 )
 
 // envE2E enables TestEndToEnd. It runs the whole system on the default
-// ports (DESIGN §3), which `make test` must not take from a developer's
+// ports (docs/architecture.md#ports), which `make test` must not take from a developer's
 // `make run`, hence opt-in; `make e2e` and CI set it.
 const envE2E = "VIDSTREAM_E2E"
 

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Embedded Jaeger's addresses (DESIGN §3), all on 127.0.0.1, as
+// Embedded Jaeger's addresses (docs/architecture.md#ports), all on 127.0.0.1, as
 // observability/jaeger-local.yaml binds them.
 const (
 	jaegerQueryURL   = "http://127.0.0.1:16686"

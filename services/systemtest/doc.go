@@ -2,7 +2,7 @@
 // together, in one test process, against a Kafka broker over TCP, and checks
 // the behavior no single service's tests can see: events crossing service
 // boundaries, a broker outage, duplicate and poison records, and one trace
-// spanning every hop (DESIGN §4–§7).
+// spanning every hop (docs/architecture.md).
 //
 // Each service is its real composition root (app.New, app.Run) on 127.0.0.1
 // ephemeral ports with a database of its own and telemetry providers of its

@@ -18,7 +18,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 )
 
-// Span names of DESIGN §7.
+// Span names of the one-trace design (docs/architecture.md#one-trace).
 const (
 	putSpan          = "PUT /v1/history/{video_id}"
 	authenticateSpan = "vidstream.user.v1.UserService/AuthenticateToken"
@@ -32,7 +32,7 @@ const (
 // trace id covers watch history's HTTP server span, its gRPC calls to user
 // and video and their server spans there, the database work of all three,
 // the relay's PRODUCER span for each event, and video's CONSUMER span for
-// each, which is the producer span's child and links to it (DESIGN §7).
+// each, which is the producer span's child and links to it (docs/architecture.md#one-trace).
 func TestOneTracePerRequest(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {

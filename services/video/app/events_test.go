@@ -263,7 +263,8 @@ func TestViewCounter(t *testing.T) {
 	}
 }
 
-// assertConsumerSpan checks video's share of DESIGN §7: the view counter's
+// assertConsumerSpan checks video's share of the one-trace design
+// (docs/architecture.md#one-trace): the view counter's
 // CONSUMER span continues the producer's trace as its child and links to it.
 func assertConsumerSpan(t *testing.T, spans *tracetest.SpanRecorder, traceID trace.TraceID, producer trace.SpanID) {
 	t.Helper()

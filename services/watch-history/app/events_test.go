@@ -162,7 +162,8 @@ func TestOutboxPublishesWatchEvents(t *testing.T) {
 	}
 }
 
-// assertOneTrace checks watch history's share of DESIGN §7: the record
+// assertOneTrace checks watch history's share of the one-trace design
+// (docs/architecture.md#one-trace): the record
 // published for a PUT continues the request's trace, which also holds the
 // gRPC calls to user and video and the relay's producer span.
 func assertOneTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafkabus.Message) {

@@ -108,8 +108,8 @@ func Header(m kafka.Message, key string) string {
 	return ""
 }
 
-// CheckEnvelope checks a record's CloudEvents Kafka binary binding (DESIGN
-// §6): spec version, type, source, content type, a UUID ce_id and an
+// CheckEnvelope checks a record's CloudEvents Kafka binary binding
+// (docs/architecture.md#event-envelope): spec version, type, source, content type, a UUID ce_id and an
 // RFC 3339 UTC ce_time.
 func CheckEnvelope(tb testing.TB, m kafka.Message, wantType, wantSource string) {
 	tb.Helper()
@@ -131,7 +131,8 @@ func CheckEnvelope(tb testing.TB, m kafka.Message, wantType, wantSource string) 
 	}
 }
 
-// AssertRequestTrace checks DESIGN §7 for one record of topic: its
+// AssertRequestTrace checks the one-trace design (docs/architecture.md#one-trace)
+// for one record of topic: its
 // traceparent names the outbox relay's PRODUCER span, which belongs to the
 // trace of the request (a SERVER span named request) that caused the event.
 func AssertRequestTrace(tb testing.TB, spans *tracetest.SpanRecorder, m kafka.Message, topic, request string) {

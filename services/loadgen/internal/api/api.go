@@ -1,4 +1,4 @@
-// Package api is a client of vidstream's public REST API (DESIGN §4), the
+// Package api is a client of vidstream's public REST API (docs/architecture.md#rest-api), the
 // three services as one client sees them.
 //
 // Every call names the route it calls (e.g. "PUT /v1/history/{video_id}")

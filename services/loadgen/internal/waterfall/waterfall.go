@@ -4,7 +4,7 @@
 // a bar placed on the trace's time axis.
 //
 // The Jaeger built from the Go module serves only a placeholder web page
-// (DESIGN §10), so this is how `make run` users read their traces; the SVG
+// (docs/architecture.md#running-locally), so this is how `make run` users read their traces; the SVG
 // renders the picture in the project's documentation from a real trace.
 package waterfall
 

@@ -303,7 +303,7 @@ spec:
 {{- end -}}
 
 {{/*
-common.service.networkPolicy: the flows of DESIGN §1 for one service:
+common.service.networkPolicy: the flows of docs/architecture.md#transports for one service:
 clients reach its REST API; the services that call it reach its gRPC API;
 it reaches the gRPC APIs it calls, Kafka, PostgreSQL and the collector.
 */}}

@@ -14,17 +14,25 @@ import (
 	historyapp "github.com/vidstream/vidstream/services/watch-history/app"
 )
 
-// envNames lists the variables a service's Config reads (its `env` tags).
+// envNames lists the variables a service's Config reads (its `env` tags),
+// including those of embedded structs such as service.Base.
 func envNames(cfg any) map[string]bool {
 	names := map[string]bool{}
-	t := reflect.TypeOf(cfg)
+	addEnvNames(reflect.TypeOf(cfg), names)
+	return names
+}
+
+func addEnvNames(t reflect.Type, names map[string]bool) {
 	for i := range t.NumField() {
-		tag := t.Field(i).Tag.Get("env")
-		if name, _, _ := strings.Cut(tag, ","); name != "" {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			addEnvNames(f.Type, names)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
 			names[name] = true
 		}
 	}
-	return names
 }
 
 // readElsewhere reports variables that something other than the service's

@@ -23,8 +23,8 @@
 #   down       hack/cluster-down.sh (also on failure or interrupt)
 #
 # Each step is timed; the summary lists them. Needs root. Binds the
-# cluster's fixed ports (hack/cluster/common.sh), so CI runs it under
-# `flock /tmp/vidstream-fixed-ports.lock`.
+# cluster's fixed ports (hack/cluster/common.sh), so only one runs per
+# machine at a time.
 #
 # Usage: hack/cluster-test.sh [--keep]   (--keep: leave the cluster running)
 set -euo pipefail

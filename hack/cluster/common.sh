@@ -4,8 +4,7 @@
 #
 # The cluster is one per machine: it owns a bridge, iptables chains and
 # sysctls, and listens on the fixed ports below (none of them one that
-# `make run`, the test servers or envtest use). Scripts that start it run
-# under `flock /tmp/vidstream-fixed-ports.lock` in CI.
+# `make run`, the test servers or envtest use).
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # The Go release the Makefile pins, also when a script is run directly: a

@@ -39,13 +39,13 @@ func TestCheckWatchTrace(t *testing.T) {
 		want    string
 	}{
 		"consumer span missing": {
-			breakIt: func(tr *jaegerquery.Trace) { drop(tr, "vidstream.watch.v1 process") },
-			want:    `no video consumer span "vidstream.watch.v1 process"`,
+			breakIt: func(tr *jaegerquery.Trace) { drop(tr, "process vidstream.watch.v1") },
+			want:    `no video consumer span "process vidstream.watch.v1"`,
 		},
 		"consumer in a trace of its own": {
 			breakIt: func(tr *jaegerquery.Trace) {
 				for _, s := range tr.Spans {
-					if s.Name == "vidstream.watch.v1 process" {
+					if s.Name == "process vidstream.watch.v1" {
 						s.ParentSpanID = ""
 					}
 				}
@@ -79,7 +79,7 @@ func TestCheckPurgeTrace(t *testing.T) {
 	if err := checkPurgeTrace(tr); err != nil {
 		t.Fatalf("a good trace was rejected: %v", err)
 	}
-	drop(tr, "vidstream.users.v1 process")
+	drop(tr, "process vidstream.users.v1")
 	if err := checkPurgeTrace(relink(tr)); err == nil || !strings.Contains(err.Error(), "watch-history consumer") {
 		t.Fatalf("checkPurgeTrace without the consumer = %v", err)
 	}
@@ -124,8 +124,8 @@ func checkWatchTrace(tr *jaegerquery.Trace) error {
 		}
 	}
 	server := one(tr, &errs, "watch-history", jaegerquery.KindServer, "PUT /v1/history/{video_id}")
-	producer := one(tr, &errs, "watch-history", jaegerquery.KindProducer, "vidstream.watch.v1 publish")
-	consumer := one(tr, &errs, "video", jaegerquery.KindConsumer, "vidstream.watch.v1 process")
+	producer := one(tr, &errs, "watch-history", jaegerquery.KindProducer, "send vidstream.watch.v1")
+	consumer := one(tr, &errs, "video", jaegerquery.KindConsumer, "process vidstream.watch.v1")
 	if server != nil && consumer != nil && !consumer.IsDescendantOf(server) {
 		errs = append(errs, errors.New("video's consumer span is not a descendant of watch-history's HTTP server span"))
 	}
@@ -160,8 +160,8 @@ func checkWatchTrace(tr *jaegerquery.Trace) error {
 func checkPurgeTrace(tr *jaegerquery.Trace) error {
 	var errs []error
 	server := one(tr, &errs, "user", jaegerquery.KindServer, "DELETE /v1/users/me")
-	one(tr, &errs, "user", jaegerquery.KindProducer, "vidstream.users.v1 publish")
-	consumer := one(tr, &errs, "watch-history", jaegerquery.KindConsumer, "vidstream.users.v1 process")
+	one(tr, &errs, "user", jaegerquery.KindProducer, "send vidstream.users.v1")
+	consumer := one(tr, &errs, "watch-history", jaegerquery.KindConsumer, "process vidstream.users.v1")
 	if server != nil && consumer != nil && !consumer.IsDescendantOf(server) {
 		errs = append(errs, errors.New("watch-history's consumer span is not a descendant of user's HTTP server span"))
 	}

@@ -294,7 +294,7 @@ func (d *demo) runFlows(ctx context.Context) error {
 		}},
 		{"start watching", []want{
 			{"watch-history", jaegerquery.KindServer, "PUT /v1/history/"},
-			{"watch-history", jaegerquery.KindProducer, "vidstream.watch.v1"},
+			{"watch-history", jaegerquery.KindProducer, "send vidstream.watch.v1"},
 		}, func(ctx context.Context) (string, error) {
 			for _, w := range []struct {
 				who string
@@ -309,8 +309,8 @@ func (d *demo) runFlows(ctx context.Context) error {
 		}},
 		{"watch to the end", []want{
 			{"watch-history", jaegerquery.KindServer, "PUT /v1/history/"},
-			{"watch-history", jaegerquery.KindProducer, "vidstream.watch.v1"},
-			{"video", jaegerquery.KindConsumer, "vidstream.watch.v1"},
+			{"watch-history", jaegerquery.KindProducer, "send vidstream.watch.v1"},
+			{"video", jaegerquery.KindConsumer, "process vidstream.watch.v1"},
 		}, func(ctx context.Context) (string, error) {
 			p, err := d.api.PutProgress(ctx, accounts["bob"].token, movie.ID, movie.DurationSeconds*95/100)
 			if err != nil {
@@ -320,7 +320,7 @@ func (d *demo) runFlows(ctx context.Context) error {
 		}},
 		{"rename a video", []want{
 			{"video", jaegerquery.KindServer, "PATCH /v1/videos/"},
-			{"watch-history", jaegerquery.KindConsumer, "vidstream.videos.v1"},
+			{"watch-history", jaegerquery.KindConsumer, "process vidstream.videos.v1"},
 		}, func(ctx context.Context) (string, error) {
 			v, err := d.api.UpdateVideo(ctx, accounts["ada"].token, movie.ID, map[string]any{"title": "Metropolis (restored) " + d.runID})
 			if err != nil {
@@ -331,7 +331,7 @@ func (d *demo) runFlows(ctx context.Context) error {
 		}},
 		{"delete a video", []want{
 			{"video", jaegerquery.KindServer, "DELETE /v1/videos/"},
-			{"watch-history", jaegerquery.KindConsumer, "vidstream.videos.v1"},
+			{"watch-history", jaegerquery.KindConsumer, "process vidstream.videos.v1"},
 		}, func(ctx context.Context) (string, error) {
 			if err := d.api.DeleteVideo(ctx, accounts["ada"].token, ep1.ID); err != nil {
 				return "", err
@@ -369,8 +369,8 @@ func (d *demo) runFlows(ctx context.Context) error {
 		}},
 		{"delete an account", []want{
 			{"user", jaegerquery.KindServer, "DELETE /v1/users/me"},
-			{"user", jaegerquery.KindProducer, "vidstream.users.v1"},
-			{"watch-history", jaegerquery.KindConsumer, "vidstream.users.v1"},
+			{"user", jaegerquery.KindProducer, "send vidstream.users.v1"},
+			{"watch-history", jaegerquery.KindConsumer, "process vidstream.users.v1"},
 		}, func(ctx context.Context) (string, error) {
 			if err := d.api.DeleteMe(ctx, accounts["cy"].token); err != nil {
 				return "", err

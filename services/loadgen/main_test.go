@@ -16,7 +16,7 @@ func TestTraceFromAFile(t *testing.T) {
 	if err := run(t.Context(), []string{"loadgen", "trace", "-file", traceFile}, noEnv, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"26 spans", "vidstream.watch.v1 process", "consumer  kafka"} {
+	for _, want := range []string{"26 spans", "process vidstream.watch.v1", "consumer  kafka"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -23,8 +23,8 @@ const (
 	putSpan          = "PUT /v1/history/{video_id}"
 	authenticateSpan = "vidstream.user.v1.UserService/AuthenticateToken"
 	getVideoSpan     = "vidstream.video.v1.VideoService/GetVideo"
-	publishSpan      = watchTopic + " publish"
-	processSpanName  = watchTopic + " process"
+	sendSpan         = "send " + watchTopic
+	processSpanName  = "process " + watchTopic
 )
 
 // TestOneTracePerRequest follows one PUT /v1/history/{id} through every
@@ -74,7 +74,7 @@ func TestOneTracePerRequest(t *testing.T) {
 			"user": s.userSpans, "video": s.videoSpans, "watch-history": s.historySpans,
 		})
 
-		// Both events: publish span → process span, in the request's trace.
+		// Both events: send span → process span, in the request's trace.
 		for _, m := range records {
 			producer := tr.producerOf(t, m)
 			consumer := consumers[m.Offset]
@@ -85,26 +85,28 @@ func TestOneTracePerRequest(t *testing.T) {
 				t.Errorf("%s: process span kind %v, want consumer", eventType(m), consumer.SpanKind())
 			}
 			if consumer.Parent().SpanID() != producer.SpanContext().SpanID() {
-				t.Errorf("%s: process span's parent is %s, want the publish span %s", eventType(m),
+				t.Errorf("%s: process span's parent is %s, want the send span %s", eventType(m),
 					tr.name(consumer.Parent().SpanID()), producer.SpanContext().SpanID())
 			}
 			if !slices.ContainsFunc(consumer.Links(), func(l sdktrace.Link) bool {
 				return l.SpanContext.SpanID() == producer.SpanContext().SpanID() && l.SpanContext.TraceID() == tr.id
 			}) {
-				t.Errorf("%s: process span does not link to the publish span: %v", eventType(m), consumer.Links())
+				t.Errorf("%s: process span does not link to the send span: %v", eventType(m), consumer.Links())
 			}
 			assertAttrs(t, eventType(m)+" process span", consumer.Attributes(), map[attribute.Key]string{
-				"messaging.system":              "kafka",
-				"messaging.destination.name":    watchTopic,
-				"messaging.operation.type":      "process",
-				"messaging.kafka.message.key":   ann.id,
-				"messaging.kafka.offset":        strconv.FormatInt(m.Offset, 10),
-				"messaging.consumer.group.name": s.viewCounterGroup,
+				"messaging.system":                   "kafka",
+				"messaging.destination.name":         watchTopic,
+				"messaging.operation.name":           "process",
+				"messaging.operation.type":           "process",
+				"messaging.kafka.message.key":        ann.id,
+				"messaging.kafka.offset":             strconv.FormatInt(m.Offset, 10),
+				"messaging.destination.partition.id": strconv.Itoa(m.Partition),
+				"messaging.consumer.group.name":      s.viewCounterGroup,
 			})
 			// consumer → producer → ... → the HTTP server span.
 			chain := tr.chain(t, consumer)
-			if !slices.Contains(chain, "watch-history: "+publishSpan) {
-				t.Errorf("%s: chain %v does not pass the publish span", eventType(m), chain)
+			if !slices.Contains(chain, "watch-history: "+sendSpan) {
+				t.Errorf("%s: chain %v does not pass the send span", eventType(m), chain)
 			}
 			t.Logf("%s: %s", eventType(m), strings.Join(chain, " → "))
 		}
@@ -252,7 +254,7 @@ func (tv *traceView) under(sp sdktrace.ReadOnlySpan, id trace.SpanID) bool {
 	return false
 }
 
-// producerOf returns the relay's publish span of record m: the span whose
+// producerOf returns the relay's send span of record m: the span whose
 // context m's traceparent carries. It checks the span's messaging
 // attributes and that it belongs to the request's trace.
 func (tv *traceView) producerOf(t *testing.T, m kafka.Message) sdktrace.ReadOnlySpan {
@@ -267,27 +269,28 @@ func (tv *traceView) producerOf(t *testing.T, m kafka.Message) sdktrace.ReadOnly
 	}
 	sp, ok := tv.spans[sc.SpanID()]
 	if !ok || tv.service[sc.SpanID()] != "watch-history" {
-		t.Fatalf("%s's traceparent names %s, want watch history's publish span", eventType(m), tv.name(sc.SpanID()))
+		t.Fatalf("%s's traceparent names %s, want watch history's send span", eventType(m), tv.name(sc.SpanID()))
 	}
-	if sp.Name() != publishSpan || sp.SpanKind() != trace.SpanKindProducer {
-		t.Fatalf("%s's traceparent names %v span %q, want producer %q", eventType(m), sp.SpanKind(), sp.Name(), publishSpan)
+	if sp.Name() != sendSpan || sp.SpanKind() != trace.SpanKindProducer {
+		t.Fatalf("%s's traceparent names %v span %q, want producer %q", eventType(m), sp.SpanKind(), sp.Name(), sendSpan)
 	}
-	assertAttrs(t, eventType(m)+" publish span", sp.Attributes(), map[attribute.Key]string{
+	assertAttrs(t, eventType(m)+" send span", sp.Attributes(), map[attribute.Key]string{
 		"messaging.system":            "kafka",
 		"messaging.destination.name":  watchTopic,
+		"messaging.operation.name":    "send",
 		"messaging.operation.type":    "send",
 		"messaging.kafka.message.key": string(m.Key),
 		"messaging.message.id":        kafkatest.Header(m, kafkabus.HeaderID),
 	})
 	chain := tv.chain(t, sp)
 	if len(chain) < 2 {
-		t.Fatalf("%s: publish span is the root", eventType(m))
+		t.Fatalf("%s: send span is the root", eventType(m))
 	}
 	return sp
 }
 
 // processSpan waits for video's CONSUMER span of record m: the view
-// counter's "<topic> process" span for m's partition and offset.
+// counter's "process <topic>" span for m's partition and offset.
 func processSpan(t *testing.T, s *system, m kafka.Message) sdktrace.ReadOnlySpan {
 	t.Helper()
 	var got sdktrace.ReadOnlySpan

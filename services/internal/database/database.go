@@ -48,7 +48,9 @@ func WithMaxOpenConns(n int) Option {
 
 // Open connects to the database named by url, checks that it answers, and
 // applies the dialect's migrations from the postgres/ or sqlite/ directory of
-// migrations (nil skips migrating).
+// migrations (nil skips migrating) as the service's own schema: the
+// MigrationSet with goose's default version table. Shared packages migrate
+// their own sets afterwards (outbox.Migrate, kafkabus.MigrateInbox).
 //
 // Accepted URLs: postgres://user:pass@host:port/db?sslmode=... (also
 // postgresql://), sqlite://relative/path.db, sqlite:///absolute/path.db and
@@ -75,8 +77,10 @@ func Open(ctx context.Context, url string, migrations fs.FS, p telemetry.Provide
 		return nil, t.redact(err)
 	}
 
-	if err := db.migrate(ctx, migrations, p); err != nil {
-		return nil, errors.Join(t.redact(err), db.Close())
+	if migrations != nil {
+		if err := Migrate(ctx, db, MigrationSet{Name: "schema", FS: migrations}); err != nil {
+			return nil, errors.Join(t.redact(err), db.Close())
+		}
 	}
 	reg, err := otelsql.RegisterDBStatsMetrics(db.DB, otelOptions(db.Dialect, p)...)
 	if err != nil {

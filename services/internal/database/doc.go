@@ -18,6 +18,15 @@
 // Schemas differ too, which is why migrations live in two directories
 // (postgres/ and sqlite/) of one fs.FS.
 //
+// # Migrations
+//
+// [Open] applies the service's own schema. Packages that bring tables of
+// their own into the service's database (the outbox, the consumers' inbox)
+// describe them as a [MigrationSet] with its own version table and apply it
+// with [Migrate] after Open; every set is versioned on its own, and on
+// PostgreSQL an advisory lock per set lets one replica migrate while the
+// others wait.
+//
 // # Time
 //
 // Declare time columns TIMESTAMPTZ on PostgreSQL and TIMESTAMP on SQLite, pass

@@ -276,13 +276,16 @@ func (c *Consumer) process(ctx context.Context, m Message, dlq Publisher) bool {
 	// from ctx's cancellation (keeping its values). Only the waits between
 	// attempts watch ctx.
 	work := context.WithoutCancel(ctx)
-	// The producer's span context becomes the parent (one trace from the
-	// HTTP request to this handler) and is linked as well: the messaging
-	// conventions model the producer-consumer relation as a link, and a
-	// backend that starts a new trace for a long-delayed consumer still
-	// shows where the record came from.
+	// The producer's span context is both the parent and a link. The
+	// messaging conventions model producer-to-consumer as a link only, the
+	// consumer starting a trace of its own: right for a batch, whose one
+	// span processes records from many traces. This span processes one
+	// record, so it can have the producer as its parent as well, and then
+	// one request is one trace in Jaeger, from the HTTP call through the
+	// outbox relay to this handler. The link keeps the relation for tools
+	// that follow the convention.
 	work = c.p.Propagator.Extract(work, Carrier(&m.Headers))
-	work, span := c.tracer.Start(work, m.Topic+" process", c.processSpanOptions(work, m)...)
+	work, span := c.tracer.Start(work, opProcess+" "+m.Topic, c.processSpanOptions(work, m)...)
 	defer span.End()
 
 	outcome := c.deliver(ctx, work, span, m, dlq)
@@ -399,15 +402,7 @@ func (c *Consumer) deadLetter(ctx, work context.Context, span trace.Span, m Mess
 func (c *Consumer) publishDLQ(ctx context.Context, dlq Publisher, rec kafka.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, dlqPublishTimeout)
 	defer cancel()
-	ctx, span := c.tracer.Start(ctx, rec.Topic+" publish",
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			semconv.MessagingSystemKafka,
-			semconv.MessagingDestinationName(rec.Topic),
-			semconv.MessagingOperationTypeSend,
-			semconv.MessagingOperationName("publish"),
-			semconv.MessagingKafkaMessageKey(string(rec.Key)),
-		))
+	ctx, span := StartSendSpan(ctx, c.tracer, rec)
 	defer span.End()
 	if err := dlq.Publish(ctx, rec); err != nil {
 		span.RecordError(err)
@@ -480,7 +475,7 @@ func (c *Consumer) processSpanOptions(ctx context.Context, m Message) []trace.Sp
 			semconv.MessagingSystemKafka,
 			semconv.MessagingDestinationName(m.Topic),
 			semconv.MessagingOperationTypeProcess,
-			semconv.MessagingOperationName("process"),
+			semconv.MessagingOperationName(opProcess),
 			semconv.MessagingConsumerGroupName(c.cfg.GroupID),
 			semconv.MessagingKafkaMessageKey(string(m.Key)),
 			semconv.MessagingKafkaOffset(int(m.Offset)),

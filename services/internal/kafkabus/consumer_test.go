@@ -221,7 +221,8 @@ func TestConsumerDeadLettersPoisonAndMovesOn(t *testing.T) {
 			}
 			return effectHandler(ctx, tx, m)
 		}
-		stop := start(t, f.consumer(t, h, telemetry.Noop()))
+		p, spans := telemetrytest.New(t)
+		stop := start(t, f.consumer(t, h, p))
 
 		dlq := kafkatest.WaitForRecords(t, f.brokers, events.DLQ(f.topic), 3)
 		got := f.waitEffects(t, 1)
@@ -281,6 +282,44 @@ func TestConsumerDeadLettersPoisonAndMovesOn(t *testing.T) {
 			if _, err := time.Parse(time.RFC3339Nano, h[kafkabus.HeaderDLQFailedAt]); err != nil {
 				t.Errorf("DLQ record %d: %s: %v", i, kafkabus.HeaderDLQFailedAt, err)
 			}
+		}
+
+		// Each dead-lettering is a "send <dlq>" PRODUCER span inside the
+		// record's "process <topic>" span.
+		stubs := tracetest.SpanStubsFromReadOnlySpans(spans.Ended())
+		process := map[trace.SpanID]bool{}
+		for _, s := range stubs {
+			if s.Name == "process "+f.topic {
+				process[s.SpanContext.SpanID()] = true
+			}
+		}
+		sends := 0
+		for _, s := range stubs {
+			if s.Name != "send "+events.DLQ(f.topic) {
+				continue
+			}
+			sends++
+			if s.SpanKind != trace.SpanKindProducer || !process[s.Parent.SpanID()] {
+				t.Errorf("DLQ span: kind %v, parent a process span %v; want a producer span inside one", s.SpanKind, process[s.Parent.SpanID()])
+			}
+			got := map[attribute.Key]string{}
+			for _, kv := range s.Attributes {
+				got[kv.Key] = kv.Value.String()
+			}
+			for k, v := range map[attribute.Key]string{
+				"messaging.system":            "kafka",
+				"messaging.operation.name":    "send",
+				"messaging.operation.type":    "send",
+				"messaging.destination.name":  events.DLQ(f.topic),
+				"messaging.kafka.message.key": "u1",
+			} {
+				if got[k] != v {
+					t.Errorf("DLQ span attribute %s = %q, want %q", k, got[k], v)
+				}
+			}
+		}
+		if sends < 3 {
+			t.Errorf("%d DLQ send spans, want one per dead-lettered record (3)", sends)
 		}
 	})
 }
@@ -363,7 +402,7 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 
 		// Stand in for the relay: a PRODUCER span whose context travels in
 		// the record's headers.
-		ctx, producer := p.Tracer.Tracer("test").Start(t.Context(), f.topic+" publish", trace.WithSpanKind(trace.SpanKindProducer))
+		ctx, producer := p.Tracer.Tracer("test").Start(t.Context(), "send "+f.topic, trace.WithSpanKind(trace.SpanKindProducer))
 		rec := record(t, f.topic, uuid.NewString(), "user-7", progressed("v1"))
 		p.Propagator.Inject(ctx, kafkabus.Carrier(&rec.Headers))
 		producer.End()
@@ -377,12 +416,12 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 
 		var process tracetest.SpanStub
 		for _, s := range tracetest.SpanStubsFromReadOnlySpans(spans.Ended()) {
-			if s.Name == f.topic+" process" {
+			if s.Name == "process "+f.topic {
 				process = s
 			}
 		}
 		if process.Name == "" {
-			t.Fatalf("no %q span", f.topic+" process")
+			t.Fatalf("no %q span", "process "+f.topic)
 		}
 		if process.SpanKind != trace.SpanKindConsumer {
 			t.Errorf("kind = %v, want consumer", process.SpanKind)
@@ -397,6 +436,7 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 		want := map[attribute.Key]string{
 			"messaging.system":                   "kafka",
 			"messaging.destination.name":         f.topic,
+			"messaging.operation.name":           "process",
 			"messaging.operation.type":           "process",
 			"messaging.consumer.group.name":      f.group,
 			"messaging.kafka.message.key":        "user-7",

@@ -28,9 +28,11 @@
 //
 // # Tracing
 //
-// The consumer continues the producer's trace: its "<topic> process" span is a
-// child of the span whose context is in the record's traceparent and also
-// links to it, as the OpenTelemetry messaging conventions ask (the link is
-// what survives when a backend shows a long-delayed consumer as its own
-// trace).
+// Span names and attributes follow the OpenTelemetry messaging conventions
+// (1.44): "send <topic>" for the PRODUCER span of each record, "process
+// <topic>" for the CONSUMER span of its handling. The consumer continues the
+// producer's trace: its process span is a child of the span whose context is
+// in the record's traceparent, so one request is one trace, and it also
+// links to it, as the conventions ask (the link is what survives when a
+// backend shows a long-delayed consumer as its own trace).
 package kafkabus

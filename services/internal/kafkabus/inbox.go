@@ -5,11 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"time"
-
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/vidstream/vidstream/services/internal/database"
 )
@@ -17,51 +13,23 @@ import (
 //go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
 var migrations embed.FS
 
-// inboxVersionTable is goose's bookkeeping table for the inbox migrations.
-// It is not goose's default, so the inbox's migrations and the service's own
-// are versioned independently in one database and never mistake each other's
-// version numbers for their own.
-const inboxVersionTable = "kafkabus_goose_db_version"
-
-// inboxLockID is the PostgreSQL advisory lock that serializes inbox
-// migrations across replicas starting at once. A key of its own (goose's
-// default is shared by every goose user) keeps them from queueing behind an
-// unrelated migration.
-const inboxLockID int64 = 0x6b61666b61627573 // "kafkabus"
+// inboxMigrations is the inbox table's schema. Its version table and lock key
+// are its own, so it is versioned independently of the service's migrations
+// in the same database and its replicas never queue behind an unrelated
+// migration. The values are what deployed databases already record: never
+// change them.
+var inboxMigrations = database.MigrationSet{
+	Name:         "kafkabus inbox",
+	FS:           database.MigrationsIn(migrations, "migrations"),
+	VersionTable: "kafkabus_goose_db_version",
+	LockID:       0x6b61666b61627573, // "kafkabus"
+}
 
 // MigrateInbox creates or upgrades the table in which consumers record the
 // events they applied. It is idempotent; call it at start-up, after
 // database.Open, in every service that consumes events.
 func MigrateInbox(ctx context.Context, db *database.DB) error {
-	if err := migrate(ctx, db, migrations, inboxVersionTable, inboxLockID); err != nil {
-		return fmt.Errorf("migrate kafkabus inbox: %w", err)
-	}
-	return nil
-}
-
-// migrate applies the migrations/<dialect> directory of fsys with a
-// goose.Provider using its own version table and lock.
-func migrate(ctx context.Context, db *database.DB, fsys fs.FS, table string, lockID int64) error {
-	dir, err := fs.Sub(fsys, "migrations/"+string(db.Dialect))
-	if err != nil {
-		return err
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithTableName(table)}
-	dialect := goose.DialectSQLite3
-	if db.Dialect == database.Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	provider, err := goose.NewProvider(dialect, db.DB, dir, opts...)
-	if err != nil {
-		return err
-	}
-	_, err = provider.Up(ctx)
-	return err
+	return database.Migrate(ctx, db, inboxMigrations)
 }
 
 // inboxRetention is how long a processed event is remembered: longer than a

@@ -127,7 +127,7 @@ func EnqueueAll[E any](ctx context.Context, w Writer, tx *sql.Tx, events []E, to
 // Enqueue inserts events into the outbox within tx, the caller's
 // transaction: they are published if and only if tx commits. With each
 // event it stores the CloudEvents attributes and the W3C trace context of
-// ctx, so that the relay's publish span, and through it the consumers'
+// ctx, so that the relay's send span, and through it the consumers'
 // spans, join the trace of the request that caused the event.
 func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...Event) error {
 	now := database.Timestamp(o.now())

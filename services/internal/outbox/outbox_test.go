@@ -170,21 +170,22 @@ func TestCommittedEventIsPublishedWithCloudEventsHeadersAndTrace(t *testing.T) {
 			t.Errorf("ce_time = %q (%v), want an RFC 3339 UTC time of the enqueue", h["ce_time"], err)
 		}
 
-		publish := findSpan(t, spans.Ended(), topic+" publish")
-		if publish.SpanKind() != trace.SpanKindProducer {
-			t.Errorf("publish span kind = %v, want producer", publish.SpanKind())
+		send := findSpan(t, spans.Ended(), "send "+topic)
+		if send.SpanKind() != trace.SpanKindProducer {
+			t.Errorf("send span kind = %v, want producer", send.SpanKind())
 		}
-		if publish.Parent().SpanID() != request.SpanContext().SpanID() || publish.SpanContext().TraceID() != request.SpanContext().TraceID() {
-			t.Errorf("publish span is not a child of the request span")
+		if send.Parent().SpanID() != request.SpanContext().SpanID() || send.SpanContext().TraceID() != request.SpanContext().TraceID() {
+			t.Errorf("send span is not a child of the request span")
 		}
-		// The record carries the publish span's context, not the request's.
-		wantParent := fmt.Sprintf("00-%s-%s-01", publish.SpanContext().TraceID(), publish.SpanContext().SpanID())
+		// The record carries the send span's context, not the request's.
+		wantParent := fmt.Sprintf("00-%s-%s-01", send.SpanContext().TraceID(), send.SpanContext().SpanID())
 		if h["traceparent"] != wantParent {
-			t.Errorf("traceparent = %q, want the publish span's %q", h["traceparent"], wantParent)
+			t.Errorf("traceparent = %q, want the send span's %q", h["traceparent"], wantParent)
 		}
-		checkAttributes(t, publish, map[attribute.Key]string{
+		checkAttributes(t, send, map[attribute.Key]string{
 			"messaging.system":            "kafka",
 			"messaging.destination.name":  topic,
+			"messaging.operation.name":    "send",
 			"messaging.operation.type":    "send",
 			"messaging.kafka.message.key": "user-42",
 			"messaging.message.id":        h["ce_id"],
@@ -233,21 +234,21 @@ func TestOneTraceFromRequestThroughRelayToConsumer(t *testing.T) {
 			t.Fatalf("consumer Run: %v", err)
 		}
 
-		publish := findSpan(t, producerSpans.Ended(), topic+" publish")
-		process := findSpan(t, consumerSpans.Ended(), topic+" process")
+		send := findSpan(t, producerSpans.Ended(), "send "+topic)
+		process := findSpan(t, consumerSpans.Ended(), "process "+topic)
 		traceID := request.SpanContext().TraceID()
-		if publish.SpanContext().TraceID() != traceID || process.SpanContext().TraceID() != traceID {
-			t.Fatalf("spans in traces %s (publish) and %s (process), want both in the request's %s",
-				publish.SpanContext().TraceID(), process.SpanContext().TraceID(), traceID)
+		if send.SpanContext().TraceID() != traceID || process.SpanContext().TraceID() != traceID {
+			t.Fatalf("spans in traces %s (send) and %s (process), want both in the request's %s",
+				send.SpanContext().TraceID(), process.SpanContext().TraceID(), traceID)
 		}
-		if publish.Parent().SpanID() != request.SpanContext().SpanID() {
-			t.Errorf("publish span's parent is not the request span")
+		if send.Parent().SpanID() != request.SpanContext().SpanID() {
+			t.Errorf("send span's parent is not the request span")
 		}
-		if process.Parent().SpanID() != publish.SpanContext().SpanID() {
-			t.Errorf("process span's parent is not the publish span")
+		if process.Parent().SpanID() != send.SpanContext().SpanID() {
+			t.Errorf("process span's parent is not the send span")
 		}
-		if links := process.Links(); len(links) != 1 || links[0].SpanContext.SpanID() != publish.SpanContext().SpanID() {
-			t.Errorf("process span links = %v, want one link to the publish span", links)
+		if links := process.Links(); len(links) != 1 || links[0].SpanContext.SpanID() != send.SpanContext().SpanID() {
+			t.Errorf("process span links = %v, want one link to the send span", links)
 		}
 	})
 }

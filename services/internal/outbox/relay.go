@@ -112,7 +112,7 @@ type Relay struct {
 	log    *slog.Logger
 	// propagationFields are the headers the propagator owns (traceparent,
 	// tracestate, baggage): the stored ones describe the enqueuing request
-	// and are replaced by the publish span's.
+	// and are replaced by the send span's.
 	propagationFields map[string]bool
 
 	published metric.Int64Counter
@@ -445,34 +445,25 @@ func (r *Relay) publish(ctx context.Context, rows []row) ([]row, error) {
 	return sent, nil
 }
 
-// message builds a row's record and starts its publish span. The stored
-// trace context is the span's parent, so the span is a child of the request
-// that enqueued the event; the record carries the publish span's own context,
-// so consumers become its children.
+// message builds a row's record and starts its send span. The stored trace
+// context is the span's parent, so the span is a child of the request that
+// enqueued the event; the record carries the send span's own context, so
+// consumers become its children.
 func (r *Relay) message(ctx context.Context, rw row) (kafka.Message, trace.Span) {
-	// Start from no parent: the row's stored context is the only one.
-	parent := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
-	parent = r.p.Propagator.Extract(parent, propagation.MapCarrier(rw.headers))
-	spanCtx, span := r.tracer.Start(parent, rw.topic+" publish",
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			semconv.MessagingSystemKafka,
-			semconv.MessagingDestinationName(rw.topic),
-			semconv.MessagingOperationTypeSend,
-			semconv.MessagingOperationName("publish"),
-			semconv.MessagingKafkaMessageKey(rw.key),
-			semconv.MessagingMessageID(rw.headers[kafkabus.HeaderID]),
-			semconv.MessagingMessageBodySize(len(rw.payload)),
-		))
-
-	headers := make([]kafka.Header, 0, len(rw.headers)+1)
+	headers := make([]kafka.Header, 0, len(rw.headers)+len(r.propagationFields))
 	for _, k := range slices.Sorted(maps.Keys(rw.headers)) {
 		if !r.propagationFields[strings.ToLower(k)] {
 			headers = append(headers, kafka.Header{Key: k, Value: []byte(rw.headers[k])})
 		}
 	}
-	r.p.Propagator.Inject(spanCtx, kafkabus.Carrier(&headers))
-	return kafka.Message{Topic: rw.topic, Key: []byte(rw.key), Value: rw.payload, Headers: headers}, span
+	msg := kafka.Message{Topic: rw.topic, Key: []byte(rw.key), Value: rw.payload, Headers: headers}
+
+	// Start from no parent: the row's stored context is the only one.
+	parent := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	parent = r.p.Propagator.Extract(parent, propagation.MapCarrier(rw.headers))
+	spanCtx, span := kafkabus.StartSendSpan(parent, r.tracer, msg)
+	r.p.Propagator.Inject(spanCtx, kafkabus.Carrier(&msg.Headers))
+	return msg, span
 }
 
 func deleteRows(ctx context.Context, tx *sql.Tx, rows []row) error {
@@ -552,7 +543,7 @@ func (r *Relay) counter(name, desc string) metric.Int64Counter {
 // parent-based sampler (the SDK default) drops the database spans of the
 // relay's polling. An idle relay would otherwise emit a trace of a few
 // spans every PollInterval per replica, burying the traces that matter. The
-// publish spans are unaffected: their parent is the trace context stored in
+// send spans are unaffected: their parent is the trace context stored in
 // each row.
 func unsampled(ctx context.Context) context.Context {
 	var tid trace.TraceID

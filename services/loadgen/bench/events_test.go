@@ -59,7 +59,7 @@ func BenchmarkEventLatency(b *testing.B) {
 	for _, d := range dialects() {
 		b.Run("db="+d.String(), func(b *testing.B) {
 			commits := newSpanEnds("COMMIT")
-			effects := newSpanEnds("vidstream.watch.v1 process")
+			effects := newSpanEnds("process vidstream.watch.v1")
 			sys := startSystem(b, systemConfig{db: d, telemetry: func(tb testing.TB, service string) telemetry.Providers {
 				p := providers(tb, service, tracingOff)
 				opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample()))}

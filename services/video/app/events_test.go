@@ -271,12 +271,12 @@ func assertConsumerSpan(t *testing.T, spans *tracetest.SpanRecorder, traceID tra
 	var span sdktrace.ReadOnlySpan
 	kafkatest.Eventually(t, func() error {
 		for _, s := range spans.Ended() {
-			if s.SpanContext().TraceID() == traceID && s.Name() == events.WatchTopic+" process" {
+			if s.SpanContext().TraceID() == traceID && s.Name() == "process "+events.WatchTopic {
 				span = s
 				return nil
 			}
 		}
-		return fmt.Errorf("no %q span in trace %s", events.WatchTopic+" process", traceID)
+		return fmt.Errorf("no %q span in trace %s", "process "+events.WatchTopic, traceID)
 	})
 	if span.SpanKind() != trace.SpanKindConsumer || span.Parent().SpanID() != producer {
 		t.Errorf("process span: kind %s, parent %s, want a consumer span under %s", span.SpanKind(), span.Parent().SpanID(), producer)

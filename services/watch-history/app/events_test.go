@@ -178,7 +178,7 @@ func assertOneTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafkabus.Mess
 		"PUT /v1/history/{video_id}":                      trace.SpanKindServer,
 		"vidstream.user.v1.UserService/AuthenticateToken": trace.SpanKindClient,
 		"vidstream.video.v1.VideoService/GetVideo":        trace.SpanKindClient,
-		events.WatchTopic + " publish":                    trace.SpanKindProducer,
+		"send " + events.WatchTopic:                       trace.SpanKindProducer,
 	}
 	eventually(t, func() error {
 		found := map[string]bool{}
@@ -197,7 +197,7 @@ func assertOneTrace(t *testing.T, spans *tracetest.SpanRecorder, m kafkabus.Mess
 	// The record's traceparent is the producer span itself, so a
 	// consumer's span becomes its child.
 	for _, s := range spans.Ended() {
-		if s.SpanContext().SpanID() == sc.SpanID() && s.Name() != events.WatchTopic+" publish" {
+		if s.SpanContext().SpanID() == sc.SpanID() && s.Name() != "send "+events.WatchTopic {
 			t.Fatalf("traceparent names span %q, want the producer span", s.Name())
 		}
 	}

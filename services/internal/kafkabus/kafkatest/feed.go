@@ -149,7 +149,7 @@ func AssertRequestTrace(tb testing.TB, spans *tracetest.SpanRecorder, m kafka.Me
 				continue
 			}
 			if s.SpanContext().SpanID() == sc.SpanID() {
-				producer = s.Name() == topic+" publish" && s.SpanKind() == trace.SpanKindProducer
+				producer = s.Name() == "send "+topic && s.SpanKind() == trace.SpanKindProducer
 			}
 			server = server || (s.Name() == request && s.SpanKind() == trace.SpanKindServer)
 		}

@@ -193,7 +193,7 @@ func TestSVG(t *testing.T) {
 		t.Errorf("%d bars for %d spans", bars, len(tr.Spans))
 	}
 	all := strings.Join(texts, "\n")
-	for _, want := range []string{`PUT /v1/history & "friends" <one trace>`, tr.ID, "vidstream.watch.v1 process", "consumer · kafka", "client · grpc"} {
+	for _, want := range []string{`PUT /v1/history & "friends" <one trace>`, tr.ID, "process vidstream.watch.v1", "consumer · kafka", "client · grpc"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("SVG text lacks %q", want)
 		}

@@ -137,10 +137,13 @@ type Kit struct {
 }
 
 // Dial returns a client connection to another service (see grpcx.Dial),
-// with Base.RPCTimeout as its default deadline. It connects lazily, so the
+// with Base.RPCTimeout as its default deadline and a circuit breaker and
+// bulkhead named for the dependency. It connects lazily, so the
 // other service need not be up yet; the App closes it on shutdown.
 func (k *Kit) Dial(name, addr string) (*grpc.ClientConn, error) {
-	conn, err := grpcx.Dial(addr, k.Providers, grpcx.WithDefaultTimeout(k.Base.RPCTimeout))
+	conn, err := grpcx.Dial(addr, k.Providers,
+		grpcx.WithDefaultTimeout(k.Base.RPCTimeout),
+		grpcx.WithDependency(name, grpcx.DefaultResilience))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s service at %s: %w", name, addr, err)
 	}

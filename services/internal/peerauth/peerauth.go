@@ -2,8 +2,9 @@
 // service is calling, and lets each method accept only the callers that need
 // it.
 //
-// Each service holds its own Ed25519 private key and the public keys of the
-// services it accepts calls from. A caller signs a short-lived token naming
+// Each service holds its own private key (Ed25519, or the RSA or ECDSA key
+// of a certificate) and the public keys of the services it accepts calls
+// from. A caller signs a short-lived token naming
 // itself (sub), the service it calls (aud) and an expiry, and sends it as
 // per-RPC metadata; the server checks the signature against the public key
 // of the claimed caller, the audience against its own name and the expiry
@@ -14,7 +15,15 @@ package peerauth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"path/filepath"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -50,14 +59,46 @@ type claims struct {
 
 // Sign returns a token by which service self, holding key, calls audience,
 // valid until now+TokenTTL.
-func Sign(key ed25519.PrivateKey, self, audience string, now time.Time) (string, error) {
+func Sign(key crypto.Signer, self, audience string, now time.Time) (string, error) {
 	payload, err := json.Marshal(claims{Sub: self, Aud: audience, Iat: now.Unix(), Exp: now.Add(TokenTTL).Unix()})
 	if err != nil {
 		return "", fmt.Errorf("encode service token: %w", err)
 	}
 	enc := base64.RawURLEncoding
 	body := enc.EncodeToString(payload)
-	return body + "." + enc.EncodeToString(ed25519.Sign(key, []byte(body))), nil
+	var sig []byte
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, []byte(body))
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256([]byte(body))
+		sig, err = rsa.SignPSS(rand.Reader, k, crypto.SHA256, digest[:], nil)
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256([]byte(body))
+		sig, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
+	default:
+		err = fmt.Errorf("unsupported key type %T", key)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign service token: %w", err)
+	}
+	return body + "." + enc.EncodeToString(sig), nil
+}
+
+// verifySignature dispatches on the caller's key type, which its
+// configuration fixes: a token cannot choose its own algorithm.
+func verifySignature(pub crypto.PublicKey, body, sig []byte) bool {
+	digest := sha256.Sum256(body)
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k, body, sig)
+	case *rsa.PublicKey:
+		return rsa.VerifyPSS(k, crypto.SHA256, digest[:], sig, nil) == nil
+	case *ecdsa.PublicKey:
+		return ecdsa.VerifyASN1(k, digest[:], sig)
+	default:
+		return false
+	}
 }
 
 // Errors of Verify; the server interceptor answers UNAUTHENTICATED for all.
@@ -71,7 +112,7 @@ var (
 
 // Verify checks token for service self against the callers' public keys and
 // returns the calling service's name.
-func Verify(token, self string, callers map[string]ed25519.PublicKey, now time.Time) (string, error) {
+func Verify(token, self string, callers map[string]crypto.PublicKey, now time.Time) (string, error) {
 	body, sig, ok := strings.Cut(token, ".")
 	if !ok {
 		return "", ErrMalformed
@@ -82,7 +123,7 @@ func Verify(token, self string, callers map[string]ed25519.PublicKey, now time.T
 		return "", ErrMalformed
 	}
 	rawSig, err := enc.DecodeString(sig)
-	if err != nil || len(rawSig) != ed25519.SignatureSize {
+	if err != nil || len(rawSig) == 0 {
 		return "", ErrMalformed
 	}
 	var c claims
@@ -93,7 +134,7 @@ func Verify(token, self string, callers map[string]ed25519.PublicKey, now time.T
 	if !known {
 		return "", fmt.Errorf("%w %q", ErrUnknownCaller, c.Sub)
 	}
-	if !ed25519.Verify(pub, []byte(body), rawSig) {
+	if !verifySignature(pub, []byte(body), rawSig) {
 		return "", ErrBadSignature
 	}
 	if c.Aud != self {
@@ -108,7 +149,7 @@ func Verify(token, self string, callers map[string]ed25519.PublicKey, now time.T
 // Credentials is the client side: grpc.WithPerRPCCredentials(creds) signs
 // every call to audience as self, reusing a token for half its life.
 type Credentials struct {
-	key      ed25519.PrivateKey
+	key      crypto.Signer
 	self     string
 	audience string
 	now      func() time.Time
@@ -119,7 +160,7 @@ type Credentials struct {
 }
 
 // NewCredentials signs calls to audience as self with key.
-func NewCredentials(key ed25519.PrivateKey, self, audience string) *Credentials {
+func NewCredentials(key crypto.Signer, self, audience string) *Credentials {
 	return &Credentials{key: key, self: self, audience: audience, now: time.Now}
 }
 
@@ -149,7 +190,7 @@ type Policy struct {
 	// Self is this service's name, the audience its callers sign for.
 	Self string
 	// Callers are the public keys of the services that may call at all.
-	Callers map[string]ed25519.PublicKey
+	Callers map[string]crypto.PublicKey
 	// Allow maps a full method name ("/vidstream.user.v1.UserService/GetUser")
 	// to the callers allowed to call it. A method not listed is refused to
 	// every caller: a new method is closed until someone opens it.
@@ -225,12 +266,36 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
-// ParsePrivateKey reads a base64 (standard encoding) Ed25519 seed or full
-// private key, as GenerateKey prints it.
-func ParsePrivateKey(s string) (ed25519.PrivateKey, error) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+// ParsePrivateKey reads a private key: a base64 (standard encoding)
+// Ed25519 seed, as GenerateKey prints it, or PEM (PKCS#8, PKCS#1 RSA or SEC
+// 1 EC), as a certificate tool or Helm's genSignedCert writes it.
+func ParsePrivateKey(s string) (crypto.Signer, error) {
+	s = strings.TrimSpace(s)
+	if block, _ := pem.Decode([]byte(s)); block != nil {
+		var (
+			key any
+			err error
+		)
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		default:
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("service private key: %w", err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("service private key: unsupported type %T", key)
+		}
+		return signer, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("service private key: %w", err)
+		return nil, fmt.Errorf("service private key: neither PEM nor base64: %w", err)
 	}
 	switch len(raw) {
 	case ed25519.SeedSize:
@@ -242,9 +307,38 @@ func ParsePrivateKey(s string) (ed25519.PrivateKey, error) {
 	}
 }
 
-// ParsePublicKeys reads "name=base64key,name=base64key".
-func ParsePublicKeys(s string) (map[string]ed25519.PublicKey, error) {
-	keys := map[string]ed25519.PublicKey{}
+// ParsePublicKey reads a base64 Ed25519 public key, a PEM public key
+// (PKIX) or a PEM certificate (its public key; the certificate is a
+// convenient container here, its chain and dates are not checked: the
+// configuration, not a CA, decides whom to trust).
+func ParsePublicKey(s string) (crypto.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	if block, _ := pem.Decode([]byte(s)); block != nil {
+		switch block.Type {
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("certificate: %w", err)
+			}
+			return cert.PublicKey, nil
+		default:
+			key, err := x509.ParsePKIXPublicKey(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("public key: %w", err)
+			}
+			return key, nil
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, errors.New("not PEM nor a base64 Ed25519 public key")
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+// ParsePublicKeys reads "name=base64key,name=base64key" (Ed25519 keys).
+func ParsePublicKeys(s string) (map[string]crypto.PublicKey, error) {
+	keys := map[string]crypto.PublicKey{}
 	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -254,11 +348,37 @@ func ParsePublicKeys(s string) (map[string]ed25519.PublicKey, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("service public keys: %q is not name=key", item)
 		}
-		raw, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil || len(raw) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("service public key of %s: not a base64 Ed25519 public key", name)
+		key, err := ParsePublicKey(b64)
+		if err != nil {
+			return nil, fmt.Errorf("service public key of %s: %w", name, err)
 		}
-		keys[name] = ed25519.PublicKey(raw)
+		keys[name] = key
+	}
+	return keys, nil
+}
+
+// LoadPublicKeysDir reads every <name>.crt and <name>.pub file of dir (a
+// mounted Secret) as the public key of service <name>.
+func LoadPublicKeysDir(dir string) (map[string]crypto.PublicKey, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("service public keys: %w", err)
+	}
+	keys := map[string]crypto.PublicKey{}
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if ext != ".crt" && ext != ".pub" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name())) //nolint:gosec // dir is the operator's configuration, not a request's
+		if err != nil {
+			return nil, fmt.Errorf("service public keys: %w", err)
+		}
+		key, err := ParsePublicKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("service public key %s: %w", e.Name(), err)
+		}
+		keys[strings.TrimSuffix(e.Name(), ext)] = key
 	}
 	return keys, nil
 }
@@ -276,8 +396,13 @@ func ReadSecret(value, file string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// EncodePrivate and EncodePublic print keys the way the Parse functions read them.
-func EncodePrivate(k ed25519.PrivateKey) string { return base64.StdEncoding.EncodeToString(k.Seed()) }
-
-// EncodePublic prints a public key as ParsePublicKeys reads it.
-func EncodePublic(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
+// GenerateKey returns a new Ed25519 key and its two encodings, as
+// ParsePrivateKey and ParsePublicKeys read them.
+func GenerateKey() (key ed25519.PrivateKey, private, public string, err error) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("generate service key: %w", err)
+	}
+	enc := base64.StdEncoding
+	return key, enc.EncodeToString(key.Seed()), enc.EncodeToString(pub), nil
+}

@@ -2,9 +2,19 @@ package peerauth_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +96,7 @@ func TestPolicy(t *testing.T) {
 	const getUser = "/vidstream.user.v1.UserService/GetUser"
 	addr := serve(t, &peerauth.Policy{
 		Self:    "user",
-		Callers: map[string]ed25519.PublicKey{"watch-history": pub(history), "video": pub(video), "api": pub(api)},
+		Callers: map[string]crypto.PublicKey{"watch-history": pub(history), "video": pub(video), "api": pub(api)},
 		Allow:   map[string][]string{getUser: {"watch-history", "video"}},
 		Public:  peerauth.DefaultPublic,
 	})
@@ -151,16 +161,19 @@ func TestPolicy(t *testing.T) {
 }
 
 func TestKeysRoundTrip(t *testing.T) {
-	k := newKey(t)
-	parsed, err := peerauth.ParsePrivateKey(peerauth.EncodePrivate(k))
-	if err != nil || !parsed.Equal(k) {
+	k, private, public, err := peerauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := peerauth.ParsePrivateKey(private)
+	if err != nil || !parsed.(ed25519.PrivateKey).Equal(k) {
 		t.Fatalf("private key round trip: %v", err)
 	}
-	keys, err := peerauth.ParsePublicKeys("a=" + peerauth.EncodePublic(pub(k)) + ", ")
-	if err != nil || !keys["a"].Equal(pub(k)) {
+	keys, err := peerauth.ParsePublicKeys("a=" + public + ", ")
+	if err != nil || !keys["a"].(ed25519.PublicKey).Equal(pub(k)) {
 		t.Fatalf("public keys round trip: %v %v", keys, err)
 	}
-	for _, bad := range []string{"a", "a=!!", "=" + peerauth.EncodePublic(pub(k)), "a=AAAA"} {
+	for _, bad := range []string{"a", "a=!!", "=" + public, "a=AAAA"} {
 		if _, err := peerauth.ParsePublicKeys(bad); err == nil {
 			t.Errorf("ParsePublicKeys(%q) accepted", bad)
 		}
@@ -176,10 +189,60 @@ func FuzzVerify(f *testing.F) {
 	f.Add(tok)
 	f.Add("a.b")
 	f.Fuzz(func(t *testing.T, token string) {
-		callers := map[string]ed25519.PublicKey{"video": pub(k)}
+		callers := map[string]crypto.PublicKey{"video": pub(k)}
 		caller, err := peerauth.Verify(token, "user", callers, time.Unix(1e9, 0))
 		if err == nil && caller != "video" {
 			t.Fatalf("verified as %q", caller)
 		}
 	})
+}
+
+// TestCertificateKeys: the chart's keys are an RSA key (PKCS#1 PEM) and a
+// certificate per service, as Helm's genSignedCert writes them.
+func TestCertificateKeys(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "video"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "video.crt"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "video.key"), []byte("not read"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}))
+
+	callers, err := peerauth.LoadPublicKeysDir(dir)
+	if err != nil || len(callers) != 1 {
+		t.Fatalf("LoadPublicKeysDir = %v, %v; want video only", callers, err)
+	}
+	signer, err := peerauth.ParsePrivateKey(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := peerauth.Sign(signer, "video", "user", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caller, err := peerauth.Verify(tok, "user", callers, now); err != nil || caller != "video" {
+		t.Fatalf("Verify = %q, %v", caller, err)
+	}
+	// A token whose payload was altered after signing fails.
+	body, sig, _ := strings.Cut(tok, ".")
+	forged := strings.ToUpper(body[:1]) + body[1:] + "." + sig
+	if body[:1] == strings.ToUpper(body[:1]) {
+		forged = strings.ToLower(body[:1]) + body[1:] + "." + sig
+	}
+	if _, err := peerauth.Verify(forged, "user", callers, now); err == nil {
+		t.Fatal("altered token verified")
+	}
 }

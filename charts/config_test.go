@@ -14,16 +14,24 @@ import (
 	historyapp "github.com/vidstream/vidstream/services/watch-history/app"
 )
 
-// envNames lists the variables a service's Config reads (its `env` tags).
+// envNames lists the variables a service's Config reads (its `env` tags),
+// including those of embedded structs (the skeleton's service.Base).
 func envNames(cfg any) map[string]bool {
 	names := map[string]bool{}
-	t := reflect.TypeOf(cfg)
-	for i := range t.NumField() {
-		tag := t.Field(i).Tag.Get("env")
-		if name, _, _ := strings.Cut(tag, ","); name != "" {
-			names[name] = true
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+				names[name] = true
+			}
 		}
 	}
+	walk(reflect.TypeOf(cfg))
 	return names
 }
 

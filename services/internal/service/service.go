@@ -183,7 +183,13 @@ type App struct {
 	group    *lifecycle.Group
 	httpAddr string
 	grpcAddr string
+	routes   chi.Routes
 }
+
+// Routes is the service's REST router, for what walks every route
+// (chi.Walk): the security tests, for one. Nil if Parts.HTTP returned a
+// handler that is not a chi router.
+func (a *App) Routes() chi.Routes { return a.routes }
 
 // HTTPAddr is the bound REST address, e.g. "127.0.0.1:53211".
 func (a *App) HTTPAddr() string { return a.httpAddr }
@@ -287,8 +293,10 @@ func (s Spec) bind(ctx context.Context, g *lifecycle.Group, k *Kit, parts Parts,
 	if parts.HTTP == nil {
 		return fmt.Errorf("spec %s: Build returned no HTTP handler", s.Name)
 	}
+	handler := parts.HTTP(NewRouter(s.Name, k.Providers, k.Health, s.OpenAPI))
+	a.routes, _ = handler.(chi.Routes)
 	httpSrv := &http.Server{
-		Handler: parts.HTTP(NewRouter(s.Name, k.Providers, k.Health, s.OpenAPI)),
+		Handler: handler,
 		// Bounded so slow or stalled clients cannot hold connections (and
 		// goroutines) forever.
 		ReadHeaderTimeout: 5 * time.Second,

@@ -42,7 +42,13 @@ type system struct {
 	userURL string
 }
 
-func (s system) do(t *testing.T, method, url, authorization string, body any) (*http.Response, []byte) {
+// reply is what a request got.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func (s system) do(t *testing.T, method, url, authorization string, body any) (reply, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	if body != nil {
@@ -65,7 +71,7 @@ func (s system) do(t *testing.T, method, url, authorization string, body any) (*
 	defer func() { _ = resp.Body.Close() }()
 	var out bytes.Buffer
 	_, _ = out.ReadFrom(resp.Body)
-	return resp, out.Bytes()
+	return reply{StatusCode: resp.StatusCode, Header: resp.Header}, out.Bytes()
 }
 
 // token signs up a new user and logs in.

@@ -320,7 +320,7 @@ func (s Spec) bind(ctx context.Context, g *lifecycle.Group, k *Kit, parts Parts,
 		return nil
 	}
 	if k.identity.required && len(k.identity.callers) == 0 && len(s.GRPCCallers) > 0 {
-		k.Log.Warn("no caller public keys (SERVICE_PEERS, SERVICE_PEERS_DIR): every gRPC call from another service will be refused")
+		k.Log.WarnContext(ctx, "no caller public keys (SERVICE_PEERS, SERVICE_PEERS_DIR): every gRPC call from another service will be refused")
 	}
 	grpcSrv, grpcHealth := grpcx.NewServer(k.Providers, k.identity.serverOptions(s.Name, s.GRPCCallers)...)
 	if parts.GRPC != nil {

@@ -241,7 +241,9 @@ spec:
         - name: service-keys
           secret:
             secretName: {{ include "common.nameOf" (dict "root" . "chart" "service-keys") }}
-            defaultMode: 0440
+            # Readable by the non-root user the container runs as (no fsGroup);
+            # the volume is this pod's alone.
+            defaultMode: 0444
             items:
               - key: {{ .Chart.Name }}.key
                 path: {{ .Chart.Name }}.key

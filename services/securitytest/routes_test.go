@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/peerauth"
 	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -121,7 +122,7 @@ func TestEveryMutatingRouteRejectsBadTokens(t *testing.T) {
 	dir := t.TempDir()
 	var clk clock
 	ua, err := userapp.New(t.Context(), userapp.Config{
-		Base:            servicetest.Base(t, "sqlite://"+filepath.Join(dir, "user.db"), brokers),
+		Base:            withServiceKeys(t, "user", servicetest.Base(t, "sqlite://"+filepath.Join(dir, "user.db"), brokers)),
 		Argon2MemoryKiB: 8, Argon2Iterations: 1, Argon2Parallelism: 1,
 		SessionTTL: time.Hour,
 		Now:        clk.now,
@@ -131,14 +132,14 @@ func TestEveryMutatingRouteRejectsBadTokens(t *testing.T) {
 	}
 	servicetest.Run(t, "user", ua.Run)
 	va, err := videoapp.New(t.Context(), videoapp.Config{
-		Base: servicetest.Base(t, "sqlite://"+filepath.Join(dir, "video.db"), brokers), UserGRPCAddr: ua.GRPCAddr(),
+		Base: withServiceKeys(t, "video", servicetest.Base(t, "sqlite://"+filepath.Join(dir, "video.db"), brokers)), UserGRPCAddr: ua.GRPCAddr(),
 	}, telemetry.Noop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	servicetest.Run(t, "video", va.Run)
 	ha, err := historyapp.New(t.Context(), historyapp.Config{
-		Base:         servicetest.Base(t, "sqlite://"+filepath.Join(dir, "history.db"), brokers),
+		Base:         withServiceKeys(t, "watch-history", servicetest.Base(t, "sqlite://"+filepath.Join(dir, "history.db"), brokers)),
 		UserGRPCAddr: ua.GRPCAddr(), VideoGRPCAddr: va.GRPCAddr(),
 	}, telemetry.Noop())
 	if err != nil {
@@ -195,6 +196,27 @@ func TestEveryMutatingRouteRejectsBadTokens(t *testing.T) {
 		t.Fatalf("log out: %d %s", resp.StatusCode, body)
 	}
 
+	// The calls between services pass east-west authentication with the
+	// production allow-lists: creating a video has video ask user about
+	// the token, reporting progress has watch-history ask user and video.
+	owner := s.token(t)
+	resp, body := s.do(t, http.MethodPost, "http://"+va.HTTPAddr()+"/v1/videos", "Bearer "+owner, map[string]any{
+		"title": "Film", "description": "", "kind": "movie", "duration_seconds": 600,
+	})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create video (video → user): %d %s", resp.StatusCode, body)
+	}
+	var film struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &film); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = s.do(t, http.MethodPut, "http://"+ha.HTTPAddr()+"/v1/history/"+film.ID, "Bearer "+owner, map[string]any{"position_seconds": 10})
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		t.Fatalf("report progress (watch-history → user, video): %d %s", resp.StatusCode, body)
+	}
+
 	bad := []struct{ name, authorization string }{
 		{"missing", ""},
 		{"malformed: not Bearer", "Basic dXNlcjpwYXNz"},
@@ -227,4 +249,29 @@ func TestEveryMutatingRouteRejectsBadTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keys are one Ed25519 key per service, shared by the test's services.
+var keys = func() map[string][2]string {
+	out := map[string][2]string{}
+	for _, name := range []string{"user", "video", "watch-history"} {
+		_, private, public, err := peerauth.GenerateKey()
+		if err != nil {
+			panic(err)
+		}
+		out[name] = [2]string{private, public}
+	}
+	return out
+}()
+
+// withServiceKeys turns east-west authentication on for service name, as
+// in production: its own key, every service's public key.
+func withServiceKeys(t *testing.T, name string, b service.Base) service.Base {
+	t.Helper()
+	var peers []string
+	for n, k := range keys {
+		peers = append(peers, n+"="+k[1])
+	}
+	b.ServiceAuth, b.ServiceKey, b.ServicePeers = service.ServiceAuthRequired, keys[name][0], strings.Join(peers, ",")
+	return b
 }

@@ -20,8 +20,11 @@ import (
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/loopback"
+	"github.com/vidstream/vidstream/services/internal/peerauth"
+	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	userapp "github.com/vidstream/vidstream/services/user/app"
 	videoapp "github.com/vidstream/vidstream/services/video/app"
 )
 
@@ -53,9 +56,30 @@ func TestServiceKilledUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	client := &http.Client{Timeout: 10 * time.Second}
 
-	ua := newUserApp(t, dir, brokers, "127.0.0.1:0")
+	// East-west authentication on, as in production: the process reads
+	// its key and its callers' keys from the environment.
+	keys := map[string][2]string{}
+	var peers []string
+	for _, name := range []string{"user", "video", "watch-history"} {
+		_, private, public, err := peerauth.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = [2]string{private, public}
+		peers = append(peers, name+"="+public)
+	}
+	withKeys := func(name string, b service.Base) service.Base {
+		b.ServiceAuth, b.ServiceKey, b.ServicePeers = service.ServiceAuthRequired, keys[name][0], strings.Join(peers, ",")
+		return b
+	}
+
+	ubase := withKeys("user", servicetest.Base(t, "sqlite://"+filepath.Join(dir, "user.db"), brokers))
+	ua, err := userapp.New(t.Context(), userapp.Config{Base: ubase, Argon2MemoryKiB: 8, Argon2Iterations: 1, Argon2Parallelism: 1}, telemetry.Noop())
+	if err != nil {
+		t.Fatal(err)
+	}
 	servicetest.Run(t, "user", ua.Run)
-	vcfg := videoapp.Config{Base: servicetest.Base(t, "sqlite://"+filepath.Join(dir, "video.db"), brokers), UserGRPCAddr: ua.GRPCAddr()}
+	vcfg := videoapp.Config{Base: withKeys("video", servicetest.Base(t, "sqlite://"+filepath.Join(dir, "video.db"), brokers)), UserGRPCAddr: ua.GRPCAddr()}
 	va, err := videoapp.New(t.Context(), vcfg, telemetry.Noop())
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +94,7 @@ func TestServiceKilledUnderLoad(t *testing.T) {
 		"DATABASE_URL=sqlite://"+filepath.Join(dir, "history.db"),
 		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"USER_GRPC_ADDR="+ua.GRPCAddr(), "VIDEO_GRPC_ADDR="+va.GRPCAddr(),
-		"SERVICE_AUTH=off", // the in-process services run without it (servicetest)
+		"SERVICE_AUTH=required", "SERVICE_KEY="+keys["watch-history"][0], "SERVICE_PEERS="+strings.Join(peers, ","),
 		"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none", "LOG_LEVEL=warn",
 	)
 	var proc *exec.Cmd

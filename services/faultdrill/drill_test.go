@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,3 +171,15 @@ func report(t *testing.T, format string, args ...any) {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// environ is the process environment without the shared test servers'
+// variables, for scripts that must not touch them.
+func environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POSTGRES_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

@@ -100,7 +100,7 @@ func TestServiceKilledUnderLoad(t *testing.T) {
 	var proc *exec.Cmd
 	startHistory := func() {
 		t.Helper()
-		proc = exec.Command(bin) //nolint:gosec // the binary this test just built
+		proc = exec.Command(bin)
 		proc.Env = env
 		if err := proc.Start(); err != nil {
 			t.Fatalf("start watch-history: %v", err)

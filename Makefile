@@ -96,9 +96,10 @@ FUZZ_TARGETS := \
 	./services/video/internal/domain:FuzzDecodeCursor \
 	./services/video/internal/consumers:FuzzViewCounter \
 	./services/watch-history/internal/httpapi:FuzzPutProgress \
+	./services/watch-history/internal/httpapi:FuzzListHistory \
 	./services/watch-history/internal/consumers:FuzzEvents
 FUZZTIME ?= 8s
-fuzz: ## run every Go fuzz target for FUZZTIME each (default 8s; about 2.5 min in all)
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 8s; about 2.5 min in all with compiling)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "==> $$fn ($$pkg, $(FUZZTIME))"; \
 		go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \

@@ -173,12 +173,12 @@ func FuzzListHistory(f *testing.F) {
 		req.Header.Set("Authorization", "Bearer token")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		switch {
-		case rec.Code == http.StatusOK:
+		switch rec.Code {
+		case http.StatusOK:
 			if !json.Valid(rec.Body.Bytes()) {
 				t.Fatalf("query %q: 200 with a body that is not JSON", query)
 			}
-		case rec.Code == http.StatusBadRequest:
+		case http.StatusBadRequest:
 			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 				t.Fatalf("query %q: 400 with Content-Type %q", query, ct)
 			}

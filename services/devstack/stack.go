@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vidstream/vidstream/services/internal/peerauth"
 )
 
 // Embedded Jaeger's addresses (docs/architecture.md#ports), all on 127.0.0.1, as
@@ -53,6 +55,12 @@ type stack struct {
 	getenv  func(string) string
 	console *console
 
+	// serviceKeys are each service's private key, peers every service's
+	// public key: east-west authentication with keys that live as long as
+	// the run, so `make run` needs no key set up.
+	serviceKeys map[string]string
+	peers       string
+
 	// procs are the running children, in start order.
 	mu    sync.Mutex
 	procs []*proc
@@ -60,6 +68,9 @@ type stack struct {
 
 func (s *stack) run(ctx context.Context) (err error) {
 	start := time.Now()
+	if err := s.generateServiceKeys(); err != nil {
+		return err
+	}
 	embeddedKafka := len(s.cfg.kafka) == 0
 	embeddedJaeger := s.cfg.otlp == ""
 
@@ -245,6 +256,21 @@ func portsError(busy []port) error {
 	return errors.New(b.String())
 }
 
+func (s *stack) generateServiceKeys() error {
+	s.serviceKeys = map[string]string{}
+	var peers []string
+	for _, svc := range services {
+		_, private, public, err := peerauth.GenerateKey()
+		if err != nil {
+			return err
+		}
+		s.serviceKeys[svc.name] = private
+		peers = append(peers, svc.name+"="+public)
+	}
+	s.peers = strings.Join(peers, ",")
+	return nil
+}
+
 // serviceEnv is a service's environment: devstack's own, so the user's
 // LOG_LEVEL, OTEL_TRACES_SAMPLER and the like apply, with the addresses of
 // this stack on top (exec.Cmd keeps the last of duplicate keys).
@@ -262,6 +288,9 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 		"VIDEO_GRPC_ADDR=127.0.0.1:"+strconv.Itoa(services[1].grpcPort),
 		"OTEL_SERVICE_NAME="+svc.name,
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+otlp,
+		"SERVICE_AUTH=required",
+		"SERVICE_KEY="+s.serviceKeys[svc.name],
+		"SERVICE_PEERS="+s.peers,
 	)
 	if embeddedJaeger {
 		// The embedded Jaeger's OTLP/HTTP port; an external endpoint keeps

@@ -10,13 +10,19 @@ import (
 	"time"
 
 	"github.com/vidstream/vidstream/services/internal/loopback"
+	"github.com/vidstream/vidstream/services/internal/peerauth"
 )
 
 // TestRun starts the whole process (config, telemetry, app) from an
 // environment, waits until it is ready, and stops it as SIGTERM would.
 func TestRun(t *testing.T) {
 	httpAddr := loopback.FreeAddr(t)
+	_, serviceKey, _, err := peerauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
+		"SERVICE_KEY":           serviceKey, // it signs its calls to user
 		"HTTP_ADDR":             httpAddr,
 		"GRPC_ADDR":             loopback.FreeAddr(t),
 		"DATABASE_URL":          "sqlite://" + filepath.Join(t.TempDir(), "video.db"),

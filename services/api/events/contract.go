@@ -95,3 +95,17 @@ func Subscriptions() []Subscription {
 		{Service: "watch-history", Group: HistoryVideosGroup, Topic: VideosTopic},
 	}
 }
+
+// Known reports whether ceType is the type of an event of the contract this
+// code was built with. A consumer skips (kafkabus.Skip) a type it does not
+// know: a newer producer added it, which the contract allows.
+func Known(ceType string) bool {
+	for _, t := range Topics() {
+		for _, m := range t.Events {
+			if Type(t.Name, m) == ceType {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -10,6 +10,7 @@ import (
 
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/grpcx"
 )
 
 // NewGRPCAuthenticator asks the user service, through client, about every
@@ -61,7 +62,8 @@ func fromStatus(err error) error {
 	case codes.Unauthenticated, codes.InvalidArgument:
 		return &apperr.Error{Kind: apperr.Unauthenticated, Message: "invalid or expired token", Err: wrapped}
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted:
-		return &apperr.Error{Kind: apperr.Unavailable, Message: "authentication is temporarily unavailable", Err: wrapped}
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "authentication is temporarily unavailable", Err: wrapped,
+			RetryAfterSeconds: max(grpcx.RetryAfterSeconds(err), 1)}
 	default:
 		return &apperr.Error{Kind: apperr.Internal, Message: "authenticate token", Err: wrapped}
 	}

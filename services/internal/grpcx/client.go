@@ -22,11 +22,19 @@ const DefaultTimeout = 2 * time.Second
 // serviceConfig retries calls that failed with UNAVAILABLE, which gRPC
 // reports when the server could not be reached or was shutting down, so the
 // call never ran: safe to retry even for non-idempotent methods. Attempts
-// and backoff stay within the caller's deadline. round_robin spreads calls
+// and backoff stay within the caller's deadline; gRPC draws each backoff at
+// random below the current ceiling (full jitter), so callers that failed
+// together do not retry together. retryThrottling is the retry budget: each
+// failure spends a token, each success earns a tenth of one back, and below
+// half the tokens the client stops retrying, so a dependency that is down
+// gets one attempt per call rather than four. Calls that did run
+// (DEADLINE_EXCEEDED, INTERNAL) are never retried here: only the caller
+// knows whether its method is idempotent. round_robin spreads calls
 // over every address the name resolves to (every pod behind a headless
 // Kubernetes service) instead of pinning to the first.
 const serviceConfig = `{
 	"loadBalancingConfig": [{"round_robin": {}}],
+	"retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
 	"methodConfig": [{
 		"name": [{}],
 		"retryPolicy": {
@@ -44,6 +52,8 @@ type DialOption func(*dialConfig)
 
 type dialConfig struct {
 	defaultTimeout time.Duration
+	dependency     string
+	resilience     Resilience
 	grpcOpts       []grpc.DialOption
 }
 
@@ -87,6 +97,15 @@ func Dial(target string, p telemetry.Providers, opts ...DialOption) (*grpc.Clien
 	}
 	if cfg.defaultTimeout > 0 {
 		base = append(base, grpc.WithChainUnaryInterceptor(defaultDeadline(cfg.defaultTimeout)))
+	}
+	if cfg.dependency != "" {
+		// Outside gRPC's own retries: the breaker judges a call by its
+		// final outcome, and a rejected call costs no attempt at all.
+		g, err := newGuard(cfg.dependency, cfg.resilience, p)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, grpc.WithChainUnaryInterceptor(g.unary))
 	}
 	conn, err := grpc.NewClient(target, append(base, cfg.grpcOpts...)...)
 	if err != nil {

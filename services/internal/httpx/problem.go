@@ -45,10 +45,12 @@ var errUnsupportedMediaType = errors.New("unsupported media type")
 
 // WriteError answers r with the problem document for err.
 //
-// The status comes from the apperr.Kind (see [StatusOf]); errors of no kind
-// are internal: the client gets a generic detail and the real error is
+// The status comes from the apperr.Kind (see [StatusOf]); an error of no
+// kind that says a dependency could not be reached (a database restarting)
+// is 503 with Retry-After; other errors of no kind are internal: the client gets a generic detail and the real error is
 // logged, with the trace ids, and recorded on the request's span.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	err = asUnavailable(err)
 	status := StatusOf(err)
 	p := Problem{
 		Type:      problemType(err, status),

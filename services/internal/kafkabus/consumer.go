@@ -32,8 +32,10 @@ import (
 // fails and is retried.
 //
 // Return nil when the event is applied (or deliberately ignored, such as an
-// event type this consumer does not care about), Permanent(err) when retrying
-// cannot help, and any other error to have the event retried.
+// event type this consumer does not care about), Skip(reason) for a record
+// it cannot apply but that is no error (an event type newer than the
+// consumer), Permanent(err) when retrying cannot help, and any other error
+// to have the event retried.
 type Handler func(ctx context.Context, tx *sql.Tx, m Message) error
 
 // Headers the consumer adds to a dead-lettered record, next to the record's
@@ -306,6 +308,7 @@ func (c *Consumer) process(ctx context.Context, m Message, dlq Publisher) bool {
 const (
 	outcomeProcessed    = "processed"
 	outcomeDuplicate    = "duplicate"
+	outcomeSkipped      = "skipped"
 	outcomeDeadLettered = "dead_lettered"
 	outcomeInterrupted  = "interrupted"
 )
@@ -327,6 +330,11 @@ func (c *Consumer) deliver(ctx, work context.Context, span trace.Span, m Message
 				return outcomeDuplicate
 			}
 			return outcomeProcessed
+		}
+		if IsSkipped(err) {
+			log.InfoContext(work, "event skipped", slog.String("ce_type", m.Type()), slog.Any("reason", err))
+			span.AddEvent("skipped", trace.WithAttributes(attribute.String("error.message", err.Error())))
+			return outcomeSkipped
 		}
 		if IsPermanent(err) || attempt >= c.cfg.MaxAttempts {
 			return c.deadLetter(ctx, work, span, m, dlq, err, attempt)

@@ -24,3 +24,22 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
+
+// Skip tells the consumer that the handler deliberately did not apply the
+// record, for reason: typically an event type newer than the consumer (a
+// producer added it; the topic's contract allows additive changes). The
+// record is acknowledged, logged and counted (outcome "skipped"), never
+// retried or dead-lettered: the dead-letter topic is for records someone
+// must look at, and a type this consumer does not know yet is not one.
+// Nothing the handler wrote in the transaction is kept.
+func Skip(reason string) error { return &skipError{reason: reason} }
+
+// IsSkipped reports whether err, or an error it wraps, came from Skip.
+func IsSkipped(err error) bool {
+	var s *skipError
+	return errors.As(err, &s)
+}
+
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return "skipped: " + e.reason }

@@ -68,6 +68,18 @@ type Base struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY, default=0s"`
 
+	// ServiceAuth is "required" (every gRPC call between services carries
+	// a token signed by the calling service, see package peerauth) or
+	// "off". ServiceKey (or the file ServiceKeyFile, a mounted Secret) is
+	// this service's private key; ServicePeers ("name=key,...") and the
+	// directory ServicePeersDir (<name>.crt or <name>.pub files) are the
+	// public keys of the services allowed to call it.
+	ServiceAuth     string `env:"SERVICE_AUTH, default=required"`
+	ServiceKey      string `env:"SERVICE_KEY"`
+	ServiceKeyFile  string `env:"SERVICE_KEY_FILE"`
+	ServicePeers    string `env:"SERVICE_PEERS"`
+	ServicePeersDir string `env:"SERVICE_PEERS_DIR"`
+
 	// ConsumerGroupSuffix is appended to every consumer group. Not read
 	// from the environment: only tests sharing one real Kafka cluster
 	// between several instances of a service need it.
@@ -93,6 +105,10 @@ type Spec struct {
 	OpenAPI []byte
 	// Produces lists the topics the service's outbox publishes to.
 	Produces []string
+	// GRPCCallers lists, per full method name, the services allowed to
+	// call it. A method not listed is refused to every service (health
+	// and reflection excepted): a new method stays closed until opened here.
+	GRPCCallers map[string][]string
 	// Build wires the service's own parts from what the skeleton provides.
 	Build func(ctx context.Context, k *Kit) (Parts, error)
 }
@@ -132,15 +148,26 @@ type Kit struct {
 	// readiness check.
 	Health *httpx.Health
 
-	closers *lifecycle.Closers
-	hooks   []func(context.Context) error
+	name     string
+	identity identity
+	closers  *lifecycle.Closers
+	hooks    []func(context.Context) error
 }
 
 // Dial returns a client connection to another service (see grpcx.Dial),
-// with Base.RPCTimeout as its default deadline. It connects lazily, so the
+// with Base.RPCTimeout as its default deadline, a circuit breaker and
+// bulkhead named for the dependency, and this service's signed token on
+// every call. name is the other service's name, the token's audience. It connects lazily, so the
 // other service need not be up yet; the App closes it on shutdown.
 func (k *Kit) Dial(name, addr string) (*grpc.ClientConn, error) {
-	conn, err := grpcx.Dial(addr, k.Providers, grpcx.WithDefaultTimeout(k.Base.RPCTimeout))
+	creds, err := k.identity.dialOptions(k.name, name)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s service: %w", name, err)
+	}
+	conn, err := grpcx.Dial(addr, k.Providers,
+		grpcx.WithDefaultTimeout(k.Base.RPCTimeout),
+		grpcx.WithDependency(name, grpcx.DefaultResilience),
+		grpcx.WithGRPCOptions(creds...))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s service at %s: %w", name, addr, err)
 	}
@@ -156,7 +183,13 @@ type App struct {
 	group    *lifecycle.Group
 	httpAddr string
 	grpcAddr string
+	routes   chi.Routes
 }
+
+// Routes is the service's REST router, for what walks every route
+// (chi.Walk): the security tests, for one. Nil if Parts.HTTP returned a
+// handler that is not a chi router.
+func (a *App) Routes() chi.Routes { return a.routes }
 
 // HTTPAddr is the bound REST address, e.g. "127.0.0.1:53211".
 func (a *App) HTTPAddr() string { return a.httpAddr }
@@ -204,7 +237,11 @@ func New(ctx context.Context, spec Spec, base Base, p telemetry.Providers) (a *A
 	log := p.Log()
 	var closers lifecycle.Closers
 	defer closers.CloseOnError(&err)
-	k := &Kit{Base: base, Providers: p, Log: log, Health: &httpx.Health{}, closers: &closers}
+	id, err := loadIdentity(base)
+	if err != nil {
+		return nil, err
+	}
+	k := &Kit{Base: base, Providers: p, Log: log, Health: &httpx.Health{}, name: spec.Name, identity: id, closers: &closers}
 
 	if spec.Migrations != nil {
 		if k.DB, err = database.Open(ctx, base.DatabaseURL, spec.Migrations, p); err != nil {
@@ -256,8 +293,10 @@ func (s Spec) bind(ctx context.Context, g *lifecycle.Group, k *Kit, parts Parts,
 	if parts.HTTP == nil {
 		return fmt.Errorf("spec %s: Build returned no HTTP handler", s.Name)
 	}
+	handler := parts.HTTP(NewRouter(s.Name, k.Providers, k.Health, s.OpenAPI))
+	a.routes, _ = handler.(chi.Routes)
 	httpSrv := &http.Server{
-		Handler: parts.HTTP(NewRouter(s.Name, k.Providers, k.Health, s.OpenAPI)),
+		Handler: handler,
 		// Bounded so slow or stalled clients cannot hold connections (and
 		// goroutines) forever.
 		ReadHeaderTimeout: 5 * time.Second,
@@ -280,7 +319,10 @@ func (s Spec) bind(ctx context.Context, g *lifecycle.Group, k *Kit, parts Parts,
 		}
 		return nil
 	}
-	grpcSrv, grpcHealth := grpcx.NewServer(k.Providers)
+	if k.identity.required && len(k.identity.callers) == 0 && len(s.GRPCCallers) > 0 {
+		k.Log.WarnContext(ctx, "no caller public keys (SERVICE_PEERS, SERVICE_PEERS_DIR): every gRPC call from another service will be refused")
+	}
+	grpcSrv, grpcHealth := grpcx.NewServer(k.Providers, k.identity.serverOptions(s.Name, s.GRPCCallers)...)
 	if parts.GRPC != nil {
 		parts.GRPC(grpcSrv)
 	}

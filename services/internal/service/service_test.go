@@ -171,7 +171,8 @@ func TestDefaults(t *testing.T) {
 	if err := service.ApplyDefaults(t.Context(), &applied); err != nil {
 		t.Fatal(err)
 	}
-	want := service.Base{KafkaBrokers: []string{"127.0.0.1:9092"}, RPCTimeout: 2 * time.Second, ShutdownTimeout: 10 * time.Second}
+	want := service.Base{KafkaBrokers: []string{"127.0.0.1:9092"}, RPCTimeout: 2 * time.Second, ShutdownTimeout: 10 * time.Second,
+		ServiceAuth: service.ServiceAuthRequired}
 	if !reflect.DeepEqual(loaded, want) || !reflect.DeepEqual(applied, want) {
 		t.Errorf("Load = %+v\nApplyDefaults = %+v\nwant %+v", loaded, applied, want)
 	}

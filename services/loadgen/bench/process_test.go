@@ -17,6 +17,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/loopback"
+	"github.com/vidstream/vidstream/services/internal/peerauth"
 	"github.com/vidstream/vidstream/services/loadgen/bench/internal/bare"
 	"github.com/vidstream/vidstream/services/loadgen/internal/api"
 )
@@ -94,6 +95,19 @@ func measureProcesses(b *testing.B) map[string]processFigures {
 	specs := []struct{ name, grpc string }{
 		{"user", userGRPC}, {"video", videoGRPC}, {"watch-history", loopback.FreeAddr(b)}, {"bare", ""},
 	}
+	// Each service signs its calls to the others with its own key, as in
+	// production (east-west authentication).
+	keys := map[string]string{}
+	var peers []string
+	for _, s := range specs {
+		_, private, public, err := peerauth.GenerateKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[s.name] = private
+		peers = append(peers, s.name+"="+public)
+	}
+	common = append(common, "SERVICE_PEERS="+strings.Join(peers, ","))
 	figs := map[string]processFigures{}
 	procs := map[string]*process{}
 	for _, s := range specs {
@@ -103,7 +117,7 @@ func measureProcesses(b *testing.B) map[string]processFigures {
 			bin = filepath.Join(filepath.Dir(bin), "bareserver")
 		}
 		env := append(append([]string(nil), common...),
-			"HTTP_ADDR="+httpAddr, "GRPC_ADDR="+s.grpc,
+			"HTTP_ADDR="+httpAddr, "GRPC_ADDR="+s.grpc, "SERVICE_KEY="+keys[s.name],
 			"DATABASE_URL=sqlite://"+filepath.Join(dir, s.name+".db"))
 		start := time.Now()
 		p := startProcess(b, s.name, bin, env)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vidstream/vidstream/services/api/events"
+	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/user/internal/domain"
@@ -65,9 +66,16 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 		return nil, fmt.Errorf("user: %w", err)
 	}
 	return service.New(ctx, service.Spec{
-		Name:       ServiceName,
-		HTTPPort:   8081,
-		GRPCPort:   9081,
+		Name:     ServiceName,
+		HTTPPort: 8081,
+		GRPCPort: 9081,
+		// Both other services authenticate their users' tokens here;
+		// watch-history is the user lookups' consumer.
+		GRPCCallers: map[string][]string{
+			userv1.UserService_AuthenticateToken_FullMethodName: {"video", "watch-history"},
+			userv1.UserService_GetUser_FullMethodName:           {"watch-history"},
+			userv1.UserService_BatchGetUsers_FullMethodName:     {"watch-history"},
+		},
 		Migrations: store.Migrations(),
 		OpenAPI:    httpapi.OpenAPI,
 		Produces:   []string{events.UsersTopic},

@@ -23,6 +23,7 @@ func TestConfigDefaults(t *testing.T) {
 			KafkaBrokers:    []string{"127.0.0.1:9092"},
 			RPCTimeout:      2 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
+			ServiceAuth:     service.ServiceAuthRequired,
 		},
 		SessionTTL:            24 * time.Hour,
 		LoginMaxFailures:      5,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/api/events"
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
+	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/auth"
 	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -43,9 +44,14 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 		return nil, fmt.Errorf("video: %w", err)
 	}
 	return service.New(ctx, service.Spec{
-		Name:       ServiceName,
-		HTTPPort:   8082,
-		GRPCPort:   9082,
+		Name:     ServiceName,
+		HTTPPort: 8082,
+		GRPCPort: 9082,
+		// watch-history checks the video of every progress report.
+		GRPCCallers: map[string][]string{
+			videov1.VideoService_GetVideo_FullMethodName:       {"watch-history"},
+			videov1.VideoService_BatchGetVideos_FullMethodName: {"watch-history"},
+		},
 		Migrations: store.Migrations(),
 		OpenAPI:    httpapi.OpenAPI,
 		Produces:   []string{events.VideosTopic},

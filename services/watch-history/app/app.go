@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vidstream/vidstream/services/api/events"
+	historyv1 "github.com/vidstream/vidstream/services/api/history/v1"
 	userv1 "github.com/vidstream/vidstream/services/api/user/v1"
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/auth"
@@ -51,9 +52,14 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 		return nil, fmt.Errorf("watch-history: %w", err)
 	}
 	return service.New(ctx, service.Spec{
-		Name:       ServiceName,
-		HTTPPort:   8083,
-		GRPCPort:   9083,
+		Name:     ServiceName,
+		HTTPPort: 8083,
+		GRPCPort: 9083,
+		// No service reads histories over gRPC yet, so ListHistory is
+		// open to none: name a caller here when one needs it.
+		GRPCCallers: map[string][]string{
+			historyv1.WatchHistoryService_ListHistory_FullMethodName: {},
+		},
 		Migrations: store.Migrations(),
 		OpenAPI:    httpapi.OpenAPI,
 		Produces:   []string{events.WatchTopic},

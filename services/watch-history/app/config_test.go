@@ -23,6 +23,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 			KafkaBrokers:    []string{"127.0.0.1:9092"},
 			RPCTimeout:      2 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
+			ServiceAuth:     service.ServiceAuthRequired,
 		},
 		UserGRPCAddr:  "127.0.0.1:9081",
 		VideoGRPCAddr: "127.0.0.1:9082",

@@ -3,12 +3,14 @@ package app_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
@@ -230,14 +232,27 @@ func TestVideoServiceDown(t *testing.T) {
 	}
 }
 
-// TestUserServiceDown: no token can be checked, so every call is 503.
+// TestUserServiceDown: no token can be checked, so every call is 503 with
+// a Retry-After; after a few failures the circuit breaker opens and the
+// Retry-After becomes the breaker's open period.
 func TestUserServiceDown(t *testing.T) {
 	e := startDependencies(t, kafkatest.Broker(t))
 	cfg := historyConfig(t, e, sqliteBackend(t))
 	cfg.UserGRPCAddr = loopback.FreeAddr(t)
 	e.startHistory(t, cfg, telemetry.Noop())
 
-	assertProblem(t, e.history(t, http.MethodGet, "/v1/history", "some-token", nil), http.StatusServiceUnavailable, "")
+	var last string
+	for range grpcx.DefaultResilience.FailureThreshold + 1 {
+		r := e.history(t, http.MethodGet, "/v1/history", "some-token", nil)
+		assertProblem(t, r, http.StatusServiceUnavailable, "")
+		last = r.Header.Get("Retry-After")
+		if n, err := strconv.Atoi(last); err != nil || n < 1 {
+			t.Fatalf("Retry-After = %q, want a positive number of seconds", last)
+		}
+	}
+	if want := strconv.Itoa(int(grpcx.DefaultResilience.OpenFor.Seconds())); last != want {
+		t.Fatalf("Retry-After with the breaker open = %q, want %s", last, want)
+	}
 }
 
 func TestProbesAndOpenAPI(t *testing.T) {

@@ -54,6 +54,10 @@ func Run(tb testing.TB, name string, fn func(context.Context) error) {
 // groups unique to the test (so tests sharing one real cluster do not
 // steal each other's partitions), and fast retries of failing events.
 //
+// East-west authentication is off: these tests call the services' gRPC
+// APIs directly, as no service could. The skeleton's own tests and
+// TestEastWestAuth prove it on.
+//
 // RPCTimeout is long on purpose: a race-detector build on a busy CI
 // machine can take longer than the production default to answer, and
 // these tests are about behaviour, not latency. ShutdownTimeout is short,
@@ -66,6 +70,7 @@ func Base(tb testing.TB, databaseURL string, brokers []string) service.Base {
 		HTTPAddr:            "127.0.0.1:0",
 		GRPCAddr:            "127.0.0.1:0",
 		DatabaseURL:         databaseURL,
+		ServiceAuth:         service.ServiceAuthOff,
 		KafkaBrokers:        brokers,
 		RPCTimeout:          30 * time.Second,
 		ShutdownTimeout:     5 * time.Second,

@@ -47,12 +47,17 @@ func NewViewCounter(svc *domain.Service, store Binder, log *slog.Logger) *ViewCo
 
 // Handle is a kafkabus.Handler. VideoWatched counts one view of its video.
 // Other event types on the topic (WatchProgressed) are none of the counter's
-// business and are acknowledged without effect; so are types added in the
-// future, which is what lets producers add events without breaking
-// consumers.
+// business and are acknowledged without effect; types added in the future
+// are skipped (kafkabus.Skip), which is what lets producers add events
+// without breaking consumers.
 func (h *ViewCounter) Handle(ctx context.Context, tx *sql.Tx, m kafkabus.Message) error {
 	if m.Type() != typeVideoWatched {
-		return nil
+		if events.Known(m.Type()) {
+			return nil
+		}
+		// Added by a newer producer: logged and counted as skipped by
+		// the consumer, not dead-lettered.
+		return kafkabus.Skip(fmt.Sprintf("event type %q is unknown to this version", m.Type()))
 	}
 	var ev eventsv1.VideoWatched
 	if err := proto.Unmarshal(m.Value, &ev); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,5 +119,105 @@ func FuzzCreateVideo(f *testing.F) {
 		default:
 			t.Fatalf("body %q: unexpected status %d", body, rec.Code)
 		}
+	})
+}
+
+// fuzzStatus checks what every fuzzed request must get: no server error, a
+// problem document for a rejection, JSON for an acceptance.
+func fuzzStatus(t *testing.T, input string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	switch {
+	case rec.Code >= 500:
+		t.Fatalf("%q: status %d: %s", input, rec.Code, rec.Body)
+	case rec.Code >= 400:
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			t.Fatalf("%q: %d with Content-Type %q", input, rec.Code, ct)
+		}
+	case rec.Code >= 200 && rec.Code < 300:
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%q: %d with a body that is not JSON: %s", input, rec.Code, rec.Body)
+		}
+	default:
+		t.Fatalf("%q: unexpected status %d", input, rec.Code)
+	}
+}
+
+// FuzzUpdateVideo sends arbitrary merge patches to PATCH /v1/videos/{id} of
+// one movie and one episode, over a real SQLite store.
+func FuzzUpdateVideo(f *testing.F) {
+	for _, seed := range []string{
+		`{"title":"Metropolis (restored)"}`,
+		`{"description":null}`,
+		`{"kind":"episode"}`,
+		`{"episode":null}`,
+		`{"season":2,"episode":3,"series_title":"S"}`,
+		`{"duration_seconds":0}`,
+		`{"release_year":99999999999}`,
+		`{"title":null}`,
+		`{}`, `[]`, `null`, `{`, ``, `{"unknown":1}`,
+	} {
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
+	}
+	user := uuid.New()
+	svc := domain.NewService(openStore(f, database.SQLite))
+	h := httpapi.NewServer(service.NewRouter("video", telemetry.Noop(), nil, httpapi.OpenAPI), httpapi.Deps{
+		Service: svc, Auth: fixedAuth("fuzz-token", user),
+	})
+	movie, err := svc.Create(f.Context(), user, domain.NewVideo{Title: "Metropolis", Kind: domain.KindMovie, DurationSeconds: 9000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	series, season, episode := "S", 1, 1
+	ep, err := svc.Create(f.Context(), user, domain.NewVideo{Title: "Pilot", Kind: domain.KindEpisode, DurationSeconds: 1800,
+		SeriesTitle: &series, Season: &season, Episode: &episode})
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	f.Fuzz(func(t *testing.T, body []byte, onEpisode bool) {
+		id := movie.ID
+		if onEpisode {
+			id = ep.ID
+		}
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPatch, "/v1/videos/"+id.String(), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		req.Header.Set("Authorization", "Bearer fuzz-token")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fuzzStatus(t, string(body), rec)
+	})
+}
+
+// FuzzListVideos sends arbitrary query strings to the catalog's list
+// endpoints (limit, cursor, kind, ...).
+func FuzzListVideos(f *testing.F) {
+	for _, seed := range []string{"limit=10", "limit=", "limit=-1", "limit=1e3", "cursor=abc", "kind=movie&limit=2",
+		"kind=", "cursor=%00%ff", "limit=99999999999999999999", "a=b&a=c"} {
+		f.Add(seed, false)
+		f.Add(seed, true)
+	}
+	svc := domain.NewService(openStore(f, database.SQLite))
+	h := httpapi.NewServer(service.NewRouter("video", telemetry.Noop(), nil, httpapi.OpenAPI), httpapi.Deps{
+		Service: svc, Auth: fixedAuth("fuzz-token", uuid.New()),
+	})
+	for i := range 3 {
+		if _, err := svc.Create(f.Context(), uuid.New(), domain.NewVideo{Title: "V" + strconv.Itoa(i), Kind: domain.KindMovie, DurationSeconds: 60}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, query string, popular bool) {
+		path := "/v1/videos"
+		if popular {
+			path = "/v1/videos/popular"
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
+		if err != nil {
+			t.Skip()
+		}
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fuzzStatus(t, query, rec)
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/apperr"
+	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/watch-history/internal/domain"
 )
 
@@ -62,7 +63,8 @@ func fromStatus(id uuid.UUID, err error) error {
 	case codes.NotFound:
 		return &apperr.Error{Kind: apperr.NotFound, Message: fmt.Sprintf("video %s not found", id), Err: wrapped}
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Canceled:
-		return &apperr.Error{Kind: apperr.Unavailable, Message: "the video catalog is temporarily unavailable", Err: wrapped}
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "the video catalog is temporarily unavailable", Err: wrapped,
+			RetryAfterSeconds: max(grpcx.RetryAfterSeconds(err), 1)}
 	default:
 		return contractError(id, wrapped)
 	}

@@ -47,12 +47,12 @@ func New(svc *domain.Service, store Binder) *Handlers {
 
 // Users handles vidstream.users.v1: UserDeleted purges the user's history.
 // Other event types on the topic (UserCreated) are none of this service's
-// business and are acknowledged without effect; so are types added in the
-// future, which is what lets producers add events without breaking
-// consumers.
+// business and are acknowledged without effect; types added in the future
+// are skipped (see ignore), which is what lets producers add events without
+// breaking consumers.
 func (h *Handlers) Users(ctx context.Context, tx *sql.Tx, m kafkabus.Message) error {
 	if m.Type() != typeUserDeleted {
-		return nil
+		return ignore(m)
 	}
 	var ev eventsv1.UserDeleted
 	if err := decode(m, &ev); err != nil {
@@ -102,8 +102,19 @@ func (h *Handlers) Videos(ctx context.Context, tx *sql.Tx, m kafkabus.Message) e
 		}
 		return classify(h.svc.ForgetVideo(ctx, h.store.Bind(tx), videoID))
 	default:
+		return ignore(m)
+	}
+}
+
+// ignore acknowledges an event this service has no use for. A type of the
+// contract (VideoPublished) is simply not its business; a type the
+// contract does not have yet was added by a newer producer and is skipped,
+// which logs and counts it, so a consumer falling behind the contract shows.
+func ignore(m kafkabus.Message) error {
+	if events.Known(m.Type()) {
 		return nil
 	}
+	return kafkabus.Skip(fmt.Sprintf("event type %q is unknown to this version", m.Type()))
 }
 
 // decode unmarshals the payload. A record that does not decode will not

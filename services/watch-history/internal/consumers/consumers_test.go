@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -303,4 +304,40 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 	// The consumers moved on past the poison.
 	h.deleteUser(uuid.NewString(), alice)
 	h.waitForgotten(alice)
+}
+
+// TestNewerProducer: a producer newer than this consumer may add a field to
+// an event and add event types (docs/versioning.md). The v1 consumer
+// applies the event with the added field, ignoring the field, and skips the
+// unknown type without dead-lettering it.
+func TestNewerProducer(t *testing.T) {
+	h := newHarness(t)
+	film := h.addVideo("Film")
+	alice := uuid.New()
+	h.watch(alice, film, 10)
+
+	// An event type this consumer's contract does not have yet, with a
+	// payload it could not decode anyway.
+	h.publish(h.users, uuid.NewString(), events.UsersTopic+".UserRenamed", alice.String(), []byte{0xff, 0xff})
+
+	// UserDeleted as a newer schema writes it: the v1 fields plus field
+	// 15, a string this consumer's generated code has never heard of.
+	payload, err := proto.Marshal(&eventsv1.UserDeleted{UserId: alice.String(), DeletedAt: timestamppb.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload = protowire.AppendTag(payload, 15, protowire.BytesType)
+	payload = protowire.AppendString(payload, "erasure requested by the user")
+	h.publish(h.users, uuid.NewString(), events.Type(events.UsersTopic, &eventsv1.UserDeleted{}), alice.String(), payload)
+	h.waitForgotten(alice)
+
+	// Then a real poison record: the dead-letter topic holds it alone, so
+	// the unknown type before it was skipped, not dead-lettered.
+	poisonID := uuid.NewString()
+	h.publishEvent(h.users, poisonID, "k", &eventsv1.UserDeleted{UserId: "not-a-uuid"})
+	dlq := kafkatest.WaitForRecords(t, h.brokers, events.DLQ(h.users), 1)
+	if len(dlq) != 1 || kafkatest.Header(dlq[0], kafkabus.HeaderID) != poisonID {
+		t.Fatalf("dead-letter topic holds %d records (first ce_id %q), want only the poison %s",
+			len(dlq), kafkatest.Header(dlq[0], kafkabus.HeaderID), poisonID)
+	}
 }

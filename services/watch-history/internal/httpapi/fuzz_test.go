@@ -139,3 +139,62 @@ func validPosition(body []byte) (int, bool) {
 	}
 	return int(r.Num().Int64()), true
 }
+
+// FuzzListHistory sends arbitrary query strings (limit, cursor) to GET
+// /v1/history of a user with a few entries: a 200 page of JSON or a 400
+// problem, never a server error.
+func FuzzListHistory(f *testing.F) {
+	user := uuid.New()
+	videos := map[uuid.UUID]domain.Video{}
+	for i := range 3 {
+		v := domain.Video{ID: uuid.New(), Title: "V" + strconv.Itoa(i), DurationSeconds: 600, UpdatedAt: time.Now()}
+		videos[v.ID] = v
+	}
+	db := databasetest.OpenSQLite(f, store.Migrations())
+	svc := domain.NewService(store.New(db, discard{}), catalogOf(videos))
+	for id := range videos {
+		if _, err := svc.RecordProgress(f.Context(), user, id, 10); err != nil {
+			f.Fatal(err)
+		}
+	}
+	h := httpapi.NewServer(service.NewRouter("watch-history", telemetry.Noop(), nil, httpapi.OpenAPI), httpapi.Deps{
+		Service: svc,
+		Auth: auth.AuthenticatorFunc(func(context.Context, string) (auth.Principal, error) {
+			return auth.Principal{UserID: user}, nil
+		}),
+	})
+	for _, seed := range []string{"", "limit=1", "limit=0", "limit=-1", "limit=", "limit=1e1", "limit=99999999999999999999",
+		"cursor=", "cursor=abc", "cursor=%ff%00", "limit=2&cursor=eyJ4IjoxfQ", "limit=1&limit=2", "unknown=1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		req := httptest.NewRequest(http.MethodGet, "/v1/history", nil)
+		req.URL.RawQuery = query
+		req.Header.Set("Authorization", "Bearer token")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK:
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("query %q: 200 with a body that is not JSON", query)
+			}
+		case http.StatusBadRequest:
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+				t.Fatalf("query %q: 400 with Content-Type %q", query, ct)
+			}
+		default:
+			t.Fatalf("query %q: status %d: %s", query, rec.Code, rec.Body)
+		}
+	})
+}
+
+// catalogOf is a catalog of the given videos.
+type catalogOf map[uuid.UUID]domain.Video
+
+func (c catalogOf) Video(_ context.Context, id uuid.UUID) (domain.Video, error) {
+	v, ok := c[id]
+	if !ok {
+		return domain.Video{}, apperr.New(apperr.NotFound, "video %s not found", id)
+	}
+	return v, nil
+}

@@ -45,6 +45,9 @@ shutdown, and the chart's `env`. The Deployment rolls when it changes.
 {{- /* Spans keep real ids (trace_id in logs, context propagated to the next hop) but go nowhere. */ -}}
 {{- $_ := set $env "OTEL_TRACES_EXPORTER" "none" -}}
 {{- end -}}
+{{- $_ := set $env "SERVICE_AUTH" "required" -}}
+{{- $_ := set $env "SERVICE_KEY_FILE" (printf "/etc/vidstream/service-keys/%s.key" .Chart.Name) -}}
+{{- $_ := set $env "SERVICE_PEERS_DIR" "/etc/vidstream/service-keys" -}}
 {{- /* The chart's env comes last: it may override any of the above. */ -}}
 {{- range $name, $value := .Values.env -}}
 {{- $_ := set $env $name (toString $value) -}}
@@ -227,10 +230,27 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            - name: service-keys
+              mountPath: /etc/vidstream/service-keys
+              readOnly: true
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- /* This service's private key and every service's certificate, from the release's generated Secret (templates/service-keys.yaml of the umbrella chart). */}}
+        - name: service-keys
+          secret:
+            secretName: {{ include "common.nameOf" (dict "root" . "chart" "service-keys") }}
+            # Readable by the non-root user the container runs as (no fsGroup);
+            # the volume is this pod's alone.
+            defaultMode: 0444
+            items:
+              - key: {{ .Chart.Name }}.key
+                path: {{ .Chart.Name }}.key
+              {{- range list "user" "video" "watch-history" }}
+              - key: {{ . }}.crt
+                path: {{ . }}.crt
+              {{- end }}
         {{- if $waitTopics }}
         {{- /* What automountServiceAccountToken would mount, for the wait-for-topics container only. */}}
         - name: kube-api-access

@@ -22,7 +22,7 @@ TEST_TIMEOUT ?= 20m
 
 .PHONY: help go-version tools gen gen-check buf-lint buf-breaking lint vet fmt fmt-check vuln \
 	test test-short test-integration run postgres-up postgres-down kafka-up kafka-down \
-	deps-up deps-down ci clean
+	rabbitmq-up rabbitmq-down redis-up redis-down deps-up deps-down ci clean
 
 go-version: # the Go release the targets use
 	@go version
@@ -70,9 +70,11 @@ test: ## all tests with the race detector (integration tests use VIDSTREAM_TEST_
 test-short: ## fast tests only (-short), no race detector
 	go test -short -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 
-test-integration: deps-up ## start PostgreSQL and Kafka, then run `make test` against them
+test-integration: deps-up ## start PostgreSQL, Kafka, RabbitMQ and Redis, then run `make test` against them
 	@export VIDSTREAM_TEST_POSTGRES_URL="$$(hack/postgres.sh url)"; \
 	export VIDSTREAM_TEST_KAFKA_BROKERS="$$(hack/kafka.sh start)"; \
+	export VIDSTREAM_TEST_RABBITMQ_URL="$$(hack/rabbitmq.sh url)"; \
+	export VIDSTREAM_TEST_REDIS_URL="$$(hack/redis.sh url)"; \
 	$(MAKE) --no-print-directory test
 
 # devstack is built, then run directly rather than with `go run`: go run exits
@@ -130,9 +132,21 @@ kafka-up: ## start Apache Kafka (KRaft) on 127.0.0.1:19092 (assembled with Maven
 kafka-down: ## stop Kafka
 	@hack/kafka.sh stop
 
-deps-up: postgres-up kafka-up ## start every real server the tests use; eval "$(make -s deps-up)" sets the env
+rabbitmq-up: ## start RabbitMQ on 127.0.0.1:15673 (installs it with apt if missing)
+	@url="$$(hack/rabbitmq.sh start)"; echo "export VIDSTREAM_TEST_RABBITMQ_URL='$$url'"
 
-deps-down: kafka-down postgres-down ## stop them
+rabbitmq-down: ## stop RabbitMQ
+	@hack/rabbitmq.sh stop
+
+redis-up: ## start Redis on 127.0.0.1:16379 (installs it with apt if missing)
+	@url="$$(hack/redis.sh start)"; echo "export VIDSTREAM_TEST_REDIS_URL='$$url'"
+
+redis-down: ## stop Redis
+	@hack/redis.sh stop
+
+deps-up: postgres-up kafka-up rabbitmq-up redis-up ## start every real server the tests use; eval "$(make -s deps-up)" sets the env
+
+deps-down: redis-down rabbitmq-down kafka-down postgres-down ## stop them
 
 ci: ## run the CI script as CI does
 	bash .ci/run

@@ -124,7 +124,7 @@ type Relay struct {
 // NewRelay returns a Relay publishing db's outbox through pub, typically a
 // kafkabus.Producer. Run it once per process.
 func NewRelay(db *database.DB, pub kafkabus.Publisher, p telemetry.Providers, opts RelayOptions) *Relay {
-	p = withDefaults(p)
+	p = p.OrNoop()
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = defaultPollInterval
 	}
@@ -557,20 +557,3 @@ func unsampled(ctx context.Context) context.Context {
 	}))
 }
 
-// withDefaults fills unset providers with no-ops, never the otel globals.
-func withDefaults(p telemetry.Providers) telemetry.Providers {
-	noop := telemetry.Noop()
-	if p.Tracer == nil {
-		p.Tracer = noop.Tracer
-	}
-	if p.Meter == nil {
-		p.Meter = noop.Meter
-	}
-	if p.Propagator == nil {
-		p.Propagator = noop.Propagator
-	}
-	if p.Logger == nil {
-		p.Logger = noop.Logger
-	}
-	return p
-}

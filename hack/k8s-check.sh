@@ -101,7 +101,12 @@ images() {
 		echo "the Dockerfile's build stage no longer runs hack/build-service.sh"
 		rc=1
 	}
-	for svc in user video watch-history topic-operator; do
+	local services=(user video watch-history topic-operator)
+	# The transcoder, once its code exists.
+	if [[ -f services/transcoder/main.go ]]; then
+		services+=(transcoder)
+	fi
+	for svc in "${services[@]}"; do
 		out="$scratch/images/$svc"
 		VERSION="$version" COMMIT="$commit" hack/build-service.sh "$svc" "$out" || {
 			rc=1
@@ -131,7 +136,7 @@ skaffold_checks() {
 	skaffold diagnose --yaml-only -p cluster >/dev/null || rc=1
 	# --tag: the tagger needs no git state; --digest-source=tag: no registry.
 	if skaffold render --offline --digest-source=tag --tag=check >"$out" 2>"$scratch/skaffold.err"; then
-		for svc in user video watch-history topic-operator; do
+		for svc in user video watch-history topic-operator transcoder; do
 			grep -q "image: \"\\?vidstream/$svc:check\"\\?" "$out" || {
 				echo "skaffold render did not set vidstream/$svc:check"
 				rc=1

@@ -101,12 +101,7 @@ images() {
 		echo "the Dockerfile's build stage no longer runs hack/build-service.sh"
 		rc=1
 	}
-	local services=(user video watch-history topic-operator)
-	# The transcoder, once its code exists.
-	if [[ -f services/transcoder/main.go ]]; then
-		services+=(transcoder)
-	fi
-	for svc in "${services[@]}"; do
+	for svc in user video watch-history topic-operator; do
 		out="$scratch/images/$svc"
 		VERSION="$version" COMMIT="$commit" hack/build-service.sh "$svc" "$out" || {
 			rc=1

@@ -176,8 +176,8 @@ cluster-test: ## on a fresh real cluster: images, helm install/test, demo + trac
 kind-up: ## create (or reuse) the kind cluster of k8s/kind/cluster.yaml; then `skaffold dev`
 	@hack/kind-up.sh
 
-images: ## docker build vidstream/{user,video,watch-history,transcoder,topic-operator}:$(IMAGE_VERSION) (needs a Docker engine)
-	@for s in user video watch-history $$(test -f services/transcoder/main.go && echo transcoder) topic-operator; do \
+images: ## docker build vidstream/{user,video,watch-history,topic-operator}:$(IMAGE_VERSION) (needs a Docker engine)
+	@for s in user video watch-history topic-operator; do \
 		docker build --build-arg SERVICE=$$s --build-arg VERSION=$(IMAGE_VERSION) \
 			--build-arg COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" -t vidstream/$$s:$(IMAGE_VERSION) . ; \
 	done

@@ -247,7 +247,9 @@ func checkFlows(t *testing.T, c *cluster, flows []flow) {
 
 // TestNetworkPoliciesAllowExactlyTheDesignedFlows: the flows of
 // docs/architecture.md#transports (client -> REST; watch-history -> user, video and video -> user over gRPC;
-// services -> Kafka, PostgreSQL, collector; collector -> Jaeger; DNS), and
+// services -> Kafka, PostgreSQL, collector; video and the transcoder ->
+// RabbitMQ, transcoder -> video over gRPC, video -> Redis; collector ->
+// Jaeger; DNS), and
 // the topic operator's (-> Kafka, the collector, the API server; metrics
 // scrapes), pass, and nothing else does. The services reach the API server
 // too, for their wait-for-topics init containers.
@@ -318,6 +320,41 @@ func TestNetworkPoliciesAllowExactlyTheDesignedFlows(t *testing.T) {
 		flow{"client", "otel-collector", 4317, "", false, "the collector is internal"},
 		flow{"user-test", "video", 8080, "", false, "a test pod reaches its own service only"},
 		flow{"kafka", "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
+		// The work queue: video enqueues (through its outbox relay), the
+		// transcoder consumes and reports back to video over gRPC.
+		flow{"video", "rabbitmq", 5672, "", true, "the relay publishes transcode jobs"},
+		flow{"transcoder", "rabbitmq", 5672, "", true, "the transcoder consumes them"},
+		flow{"transcoder", "video", 9090, "", true, "CompleteTranscode"},
+		flow{"transcoder", "video", 8080, "", false, "services call each other over gRPC only"},
+		flow{"transcoder", "user", 9090, "", false, "the transcoder calls video only"},
+		flow{"transcoder", "otel-collector", 4317, "", true, "traces"},
+		flow{"transcoder", "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
+		flow{"transcoder", "postgresql", 5432, "", false, "the transcoder keeps no state"},
+		flow{"transcoder", "kafka", 9092, "", false, "the transcoder uses no Kafka"},
+		flow{"transcoder", "redis", 6379, "", false, "only video uses Redis"},
+		flow{"transcoder", "kube-apiserver", 443, "", false, "the transcoder waits for no KafkaTopic"},
+		flow{"transcoder", "internet", 5672, "", false, "only the release's broker"},
+		flow{"client", "transcoder", 8080, "", true, "Prometheus scrapes /metrics"},
+		flow{"client", "transcoder", 9090, "", false, "no gRPC server"},
+		flow{"transcoder-test", "transcoder", 8080, "", true, "helm test reads /readyz"},
+		flow{"user", "rabbitmq", 5672, "", false, "only video and the transcoder use the queue"},
+		flow{"watch-history", "rabbitmq", 5672, "", false, "only video and the transcoder use the queue"},
+		flow{"video", "rabbitmq", 15672, "", false, "no management API"},
+		flow{"video", "rabbitmq", 4369, "", false, "Erlang distribution stays inside the pod"},
+		flow{"client", "rabbitmq", 5672, "", false, "the broker is internal"},
+		flow{"rabbitmq", "kafka", 9092, "", false, "the broker connects to nothing"},
+		flow{"rabbitmq", "internet", 443, "", false, "the broker connects to nothing"},
+		flow{"rabbitmq", "kube-dns", 53, corev1.ProtocolUDP, true, "DNS"},
+		flow{"rabbitmq-test", "rabbitmq", 5672, "", true, "helm test speaks AMQP to the broker"},
+		flow{"rabbitmq-test", "redis", 6379, "", false, "a test pod reaches its own server only"},
+		// Cache invalidations: video's replicas publish and subscribe.
+		flow{"video", "redis", 6379, "", true, "cache invalidations"},
+		flow{"user", "redis", 6379, "", false, "only video uses Redis"},
+		flow{"watch-history", "redis", 6379, "", false, "only video uses Redis"},
+		flow{"client", "redis", 6379, "", false, "Redis is internal"},
+		flow{"redis", "internet", 443, "", false, "Redis connects to nothing"},
+		flow{"redis", "rabbitmq", 5672, "", false, "infrastructure does not talk across"},
+		flow{"redis-test", "redis", 6379, "", true, "helm test pings Redis"},
 	)
 	checkFlows(t, c, flows)
 
@@ -351,6 +388,8 @@ func TestNetworkPoliciesReachExternalInfrastructure(t *testing.T) {
 		endpoint{name: "ext-kafka", namespace: "data", labels: map[string]string{"app": "kafka"}},
 		endpoint{name: "ext-postgres", namespace: "data", labels: map[string]string{"app": "postgres"}},
 		endpoint{name: "ext-otel", namespace: "observability", labels: map[string]string{"app": "collector"}},
+		endpoint{name: "ext-rabbitmq", namespace: "data", labels: map[string]string{"app": "rabbitmq"}},
+		endpoint{name: "ext-redis", namespace: "data", labels: map[string]string{"app": "redis"}},
 	)
 	var flows []flow
 	for _, s := range []string{"user", "video", "watch-history"} {
@@ -370,6 +409,15 @@ func TestNetworkPoliciesReachExternalInfrastructure(t *testing.T) {
 		flow{"topic-operator", "ext-postgres", 5432, "", false, "the operator needs no database"},
 		flow{"topic-operator", "kube-apiserver", 443, "", true, "the API server"},
 		flow{"watch-history", "user", 9090, "", true, "token checks"},
+		flow{"video", "ext-rabbitmq", 5672, "", true, "the existing broker"},
+		flow{"transcoder", "ext-rabbitmq", 5672, "", true, "the existing broker"},
+		flow{"video", "ext-redis", 6380, "", true, "the existing Redis, on its URL's port"},
+		flow{"video", "ext-redis", 6379, "", false, "only the URL's port"},
+		flow{"transcoder", "ext-redis", 6380, "", false, "only video uses Redis"},
+		flow{"transcoder", "ext-postgres", 5432, "", false, "the transcoder keeps no state"},
+		flow{"transcoder", "ext-otel", 4317, "", true, "the existing OTLP endpoint"},
+		flow{"transcoder", "video", 9090, "", true, "CompleteTranscode"},
+		flow{"user", "ext-rabbitmq", 5672, "", false, "only video and the transcoder use the queue"},
 	)
 	checkFlows(t, c, flows)
 }

@@ -230,19 +230,23 @@ func TestScenariosRender(t *testing.T) {
 				}
 			}
 			t.Logf("%d objects: %v", len(r.objects), kinds)
-			for _, svc := range []string{"user", "video", "watch-history"} {
+			for _, svc := range []string{"user", "video", "watch-history", "transcoder"} {
 				if r.find("Deployment", releaseName+"-"+svc) == nil {
 					t.Errorf("no Deployment for %s", svc)
 				}
 			}
-			infra := map[string]string{
-				"kafka": "StatefulSet", "postgresql": "StatefulSet",
-				"otel-collector": "Deployment", "jaeger": "Deployment",
+			infra := []struct {
+				name, kind string
+				tracing    bool // part of tracing, off with it
+			}{
+				{"kafka", "StatefulSet", false}, {"postgresql", "StatefulSet", false},
+				{"rabbitmq", "StatefulSet", false}, {"redis", "Deployment", false},
+				{"otel-collector", "Deployment", true}, {"jaeger", "Deployment", true},
 			}
-			for name, kind := range infra {
-				want := s == "default" || s == "topic-operator-off" || (s == "tracing-off" && kind == "StatefulSet")
-				if got := r.find(kind, releaseName+"-"+name) != nil; got != want {
-					t.Errorf("%s %s rendered: %v, want %v", kind, name, got, want)
+			for _, part := range infra {
+				want := s == "default" || s == "topic-operator-off" || (s == "tracing-off" && !part.tracing)
+				if got := r.find(part.kind, releaseName+"-"+part.name) != nil; got != want {
+					t.Errorf("%s %s rendered: %v, want %v", part.kind, part.name, got, want)
 				}
 			}
 			if got := r.find("Deployment", releaseName+"-topic-operator") != nil; got != operatorOn(s) {
@@ -285,6 +289,14 @@ func TestValidationRefusesBrokenCombinations(t *testing.T) {
 		{"schema: unknown deletion policy", "topics: {deletionPolicy: Orphan}", "deletionPolicy"},
 		{"schema: the topics Job is gone", "topics: {create: true}", "create"},
 		{"schema: bad wait timeout", "global: {topicOperator: {waitForTopics: {timeout: soon}}}", "timeout"},
+		{"rabbitmq off, no secret", "rabbitmq: {enabled: false}", "global.rabbitmq.existingSecret"},
+		{"rabbitmq on and external", "global: {rabbitmq: {existingSecret: amqp}}", "rabbitmq.enabled=false"},
+		{"rabbitmq off, transcoder alone needs it", "{rabbitmq: {enabled: false}, video: {rabbitmq: {enabled: false}}}", "transcoder.rabbitmq.enabled=false"},
+		{"job queue without the transcoder", "transcoder: {enabled: false}", "video.rabbitmq.enabled=false"},
+		{"redis off, no address", "redis: {enabled: false}", "global.redis.url"},
+		{"redis on and external", "global: {redis: {url: 'redis://r:6379/0'}}", "redis.enabled=false"},
+		{"schema: redis URL with a path", "{redis: {enabled: false}, global: {redis: {url: 'redis://r:6379/cache'}}}", "url"},
+		{"schema: unknown rabbitmq setting", "video: {rabbitmq: {queue: jobs}}", "queue"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,12 +2,15 @@ package charts_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -110,6 +113,73 @@ func TestGeneratedPasswords(t *testing.T) {
 	}
 }
 
+// TestGeneratedBrokerAndRedisPasswords: RabbitMQ's and Redis' Secrets hold
+// a strong password generated per render (a live Secret keeps it on
+// upgrade), and the URL the services read carries it. The broker's is kept
+// on uninstall like its data volume (the broker created its user from it);
+// Redis stores nothing, so its Secret goes with the release.
+func TestGeneratedBrokerAndRedisPasswords(t *testing.T) {
+	a := render(t, "default", "vidstream")
+	b, err := renderValues(t, scenarioValues(t, "default"), "vidstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := func(name string) string { return releaseName + "-" + name + ".vidstream.svc.cluster.local" }
+	cases := []struct {
+		name, url string
+		keep      bool
+	}{
+		{"rabbitmq", "amqp://vidstream:%s@" + host("rabbitmq") + ":5672/", true},
+		{"redis", "redis://:%s@" + host("redis") + ":6379/0", false},
+	}
+	for _, c := range cases {
+		sa, sb := a.find("Secret", releaseName+"-"+c.name), b.find("Secret", releaseName+"-"+c.name)
+		if sa == nil || sb == nil {
+			t.Fatalf("no Secret %s-%s", releaseName, c.name)
+		}
+		pa := string(sa.typed.(*corev1.Secret).Data["password"])
+		pb := string(sb.typed.(*corev1.Secret).Data["password"])
+		if len(pa) < 32 || pa == pb {
+			t.Errorf("%s: password is not generated per render (len %d)", c.name, len(pa))
+		}
+		if got, want := string(sa.typed.(*corev1.Secret).Data["url"]), fmt.Sprintf(c.url, pa); got != want {
+			t.Errorf("%s: url %q, want %q", c.name, got, want)
+		}
+		if kept := sa.u.GetAnnotations()["helm.sh/resource-policy"] == "keep"; kept != c.keep {
+			t.Errorf("%s: kept on uninstall: %v, want %v", c.name, kept, c.keep)
+		}
+	}
+}
+
+// TestServiceKeysCoverEveryService: the generated east-west keys include
+// the transcoder's (it signs its CompleteTranscode calls), and video, which
+// checks the transcoder's signature, mounts its certificate.
+func TestServiceKeysCoverEveryService(t *testing.T) {
+	r := render(t, "default", "vidstream")
+	sec := r.find("Secret", releaseName+"-service-keys")
+	if sec == nil {
+		t.Fatal("no service-keys Secret")
+	}
+	data := sec.typed.(*corev1.Secret).Data
+	for _, svc := range []string{"user", "video", "watch-history", "transcoder"} {
+		if len(data[svc+".key"]) == 0 || len(data[svc+".crt"]) == 0 {
+			t.Errorf("no key or certificate for %s", svc)
+		}
+	}
+	video := r.find("Deployment", releaseName+"-video").typed.(*appsv1.Deployment)
+	var mounted []string
+	for _, v := range video.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == releaseName+"-service-keys" {
+			for _, item := range v.Secret.Items {
+				mounted = append(mounted, item.Key)
+			}
+		}
+	}
+	if !slices.Contains(mounted, "transcoder.crt") || !slices.Contains(mounted, "video.key") || slices.Contains(mounted, "transcoder.key") {
+		t.Errorf("video mounts %v: want its own key and the transcoder's certificate, not the transcoder's key", mounted)
+	}
+}
+
 // TestCollectorConfigIsObservabilityConfig: the chart runs exactly
 // observability/otel-collector.yaml, the file CI validates with a real
 // collector build.
@@ -135,7 +205,7 @@ func TestCollectorConfigIsObservabilityConfig(t *testing.T) {
 	}
 }
 
-// TestServiceChartsShareEverythingButValues: the three service charts
+// TestServiceChartsShareEverythingButValues: the four service charts
 // differ only in their values (and names); their templates are the common
 // library's and their schemas are one.
 func TestServiceChartsShareEverythingButValues(t *testing.T) {
@@ -160,7 +230,7 @@ func TestServiceChartsShareEverythingButValues(t *testing.T) {
 	files = append(files, "values.schema.json")
 	for _, f := range files {
 		want := read("user", f)
-		for _, svc := range []string{"video", "watch-history"} {
+		for _, svc := range []string{"video", "watch-history", "transcoder"} {
 			if got := read(svc, f); got != want {
 				t.Errorf("%s/%s differs from user/%s", svc, f, f)
 			}

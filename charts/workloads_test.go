@@ -246,6 +246,118 @@ func TestServicesUseGRPCProbesAndTheirPorts(t *testing.T) {
 	}
 }
 
+// containerEnv is a container's environment: its ConfigMaps' data, then
+// its env (values, or "secret:<name>/<key>" for a Secret reference).
+func containerEnv(t *testing.T, r *rendered, c corev1.Container) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, from := range c.EnvFrom {
+		if from.ConfigMapRef == nil {
+			continue
+		}
+		cm := r.find("ConfigMap", from.ConfigMapRef.Name)
+		if cm == nil {
+			t.Fatalf("%s: no ConfigMap %s", c.Name, from.ConfigMapRef.Name)
+		}
+		for k, v := range cm.typed.(*corev1.ConfigMap).Data {
+			env[k] = v
+		}
+	}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			env[e.Name] = "secret:" + e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	return env
+}
+
+// TestTranscoderServesOpsEndpointsOnly: the transcoder has no gRPC server,
+// database or Kafka: it listens on 8080 only, is probed over HTTP
+// (/healthz, /readyz), calls video over gRPC, takes RABBITMQ_URL from the
+// broker's Secret and waits for the broker before starting. Video gets
+// both the broker's and Redis' URLs from their Secrets, and its cache
+// settings.
+func TestTranscoderServesOpsEndpointsOnly(t *testing.T) {
+	r := render(t, "default", "vidstream")
+	o := r.find("Deployment", releaseName+"-transcoder")
+	if o == nil {
+		t.Fatal("no Deployment for the transcoder")
+	}
+	spec := o.typed.(*appsv1.Deployment).Spec.Template.Spec
+	c := spec.Containers[0]
+	env := containerEnv(t, r, c)
+	want := map[string]string{
+		"HTTP_ADDR":        ":8080",
+		"VIDEO_GRPC_ADDR":  "dns:///" + releaseName + "-video-grpc.vidstream.svc.cluster.local:9090",
+		"RABBITMQ_URL":     "secret:" + releaseName + "-rabbitmq/url",
+		"SERVICE_KEY_FILE": "/etc/vidstream/service-keys/transcoder.key",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("transcoder: %s=%q, want %q", k, env[k], v)
+		}
+	}
+	for _, k := range []string{"GRPC_ADDR", "DATABASE_URL", "KAFKA_BROKERS", "REDIS_URL"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("transcoder: %s=%q set; it has no gRPC server, database, Kafka or cache", k, v)
+		}
+	}
+	for _, k := range []string{"TRANSCODE_DURATION", "TRANSCODE_FAILURE_RATE", "TRANSCODE_PREFETCH", "TRANSCODE_MAX_ATTEMPTS", "TRANSCODE_RETRY_DELAY"} {
+		if env[k] == "" {
+			t.Errorf("transcoder: %s not set", k)
+		}
+	}
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8080 {
+		t.Errorf("transcoder: ports %v, want 8080 only", c.Ports)
+	}
+	for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
+			t.Errorf("transcoder: %s probe is not GET /healthz", name)
+		}
+	}
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
+		t.Errorf("transcoder: readiness probe is not GET /readyz")
+	}
+	var inits []string
+	for _, ic := range spec.InitContainers {
+		inits = append(inits, ic.Name)
+	}
+	if strings.Join(inits, ",") != "wait-for-rabbitmq" {
+		t.Errorf("transcoder: init containers %v, want wait-for-rabbitmq only", inits)
+	}
+	if svc := r.find("Service", releaseName+"-transcoder-grpc"); svc != nil {
+		t.Error("transcoder: a gRPC Service for a service without a gRPC server")
+	}
+
+	video := r.find("Deployment", releaseName+"-video").typed.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+	venv := containerEnv(t, r, video)
+	for k, v := range map[string]string{
+		"RABBITMQ_URL": "secret:" + releaseName + "-rabbitmq/url",
+		"REDIS_URL":    "secret:" + releaseName + "-redis/url",
+	} {
+		if venv[k] != v {
+			t.Errorf("video: %s=%q, want %q", k, venv[k], v)
+		}
+	}
+	if venv["VIDEO_CACHE_SIZE"] == "" || venv["VIDEO_CACHE_TTL"] == "" {
+		t.Error("video: no cache size or TTL")
+	}
+	for _, svc := range []string{"user", "watch-history"} {
+		e := containerEnv(t, r, r.find("Deployment", releaseName+"-"+svc).typed.(*appsv1.Deployment).Spec.Template.Spec.Containers[0])
+		if e["RABBITMQ_URL"] != "" || e["REDIS_URL"] != "" {
+			t.Errorf("%s gets RABBITMQ_URL or REDIS_URL, which it does not use", svc)
+		}
+	}
+
+	// Existing servers: the URL of global.redis.url, the broker's from its Secret.
+	off := render(t, "infra-off", "vidstream")
+	venv = containerEnv(t, off, off.find("Deployment", releaseName+"-video").typed.(*appsv1.Deployment).Spec.Template.Spec.Containers[0])
+	if venv["RABBITMQ_URL"] != "secret:rabbitmq-url/url" || venv["REDIS_URL"] != "redis://redis.data.svc.cluster.local:6380/0" {
+		t.Errorf("video with existing servers: RABBITMQ_URL=%q REDIS_URL=%q", venv["RABBITMQ_URL"], venv["REDIS_URL"])
+	}
+}
+
 // TestMemoryBudget: the release requests at most 1.5 GiB of memory
 // (docs/architecture.md#on-kubernetes), counting every pod that runs at once (replicas, Jobs); helm test
 // pods run later, on their own, and are listed apart.

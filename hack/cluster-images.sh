@@ -8,7 +8,8 @@
 #                                      services' wait-for-database init containers and the
 #                                      helm test pods (busybox:1.37.0 upstream) need sh,
 #                                      nc -z and wget
-#   vidstream/<service>:<tag>          user, video, watch-history, topic-operator:
+#   vidstream/<service>:<tag>          user, video, watch-history, topic-operator (and
+#                                      transcoder, once services/transcoder exists):
 #                                      hack/build-service.sh, the binary the Dockerfile's
 #                                      build stage makes, on a distroless-like base
 #                                      (passwd with nonroot 65532, CA certificates, /tmp),
@@ -21,6 +22,12 @@
 #   cluster/postgresql:15              Debian's PostgreSQL 15 (debootstrap) +
 #                                      k8s/cluster/images/postgresql (an entrypoint that
 #                                      does what the chart needs of the official image's)
+#   cluster/rabbitmq:3.10.8            Debian's RabbitMQ (debootstrap; the rabbitmq user
+#                                      renumbered to 999 as in the official image) +
+#                                      k8s/cluster/images/rabbitmq (its entrypoint)
+#   cluster/redis:7.0.15               Debian's Redis (debootstrap; the redis user
+#                                      renumbered to 999:1000 as in the official alpine
+#                                      image); the chart runs redis-server itself
 #
 # Each image is assembled FROM scratch out of layer tarballs by
 # `vidstream-cluster image` (deterministic: same inputs, same digest, and a
@@ -35,7 +42,8 @@
 #
 # Usage: hack/cluster-images.sh [IMAGE...]   (default: all; names as above
 #        without repository: pause coredns busybox user video watch-history
-#        topic-operator jaeger otel-collector kafka postgresql)
+#        topic-operator transcoder jaeger otel-collector kafka postgresql
+#        rabbitmq redis)
 #        hack/cluster-images.sh --to REF SERVICE   (one service image, pushed
 #        to REF: skaffold's custom builder, hack/skaffold-build.sh)
 set -euo pipefail
@@ -43,7 +51,11 @@ set -euo pipefail
 # shellcheck source=hack/cluster/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cluster/common.sh"
 
-all=(pause coredns busybox user video watch-history topic-operator jaeger otel-collector kafka postgresql)
+all=(pause coredns busybox user video watch-history topic-operator jaeger otel-collector kafka postgresql rabbitmq redis)
+# The transcoder joins once its code exists (it is built like the others).
+if [[ -f "$root/services/transcoder/main.go" ]]; then
+	all+=(transcoder)
+fi
 work="$state/images"
 layers="$work/layers"
 
@@ -305,19 +317,86 @@ image_postgresql() {
 		-env PGDATA=/var/lib/postgresql/15/docker -port 5432/tcp
 }
 
+# The official rabbitmq image's uid and gid (the chart runs as 999:999),
+# instead of the ones Debian's package picked; the package's own data and
+# logs go (the broker makes its data in the volume the chart mounts).
+customize_rabbitmq() {
+	local dir="$1" uid gid
+	uid="$(awk -F: '$1 == "rabbitmq" {print $3}' "$dir/etc/passwd")"
+	gid="$(awk -F: '$1 == "rabbitmq" {print $3}' "$dir/etc/group")"
+	sed -i -E "s/^rabbitmq:x:$uid:$gid:/rabbitmq:x:999:999:/" "$dir/etc/passwd"
+	sed -i -E "s/^rabbitmq:x:$gid:/rabbitmq:x:999:/" "$dir/etc/group"
+	find "$dir" -xdev -uid "$uid" -exec chown -h 999 {} +
+	find "$dir" -xdev -gid "$gid" -exec chgrp -h 999 {} +
+	rm -rf "$dir"/var/lib/rabbitmq/* "$dir"/var/lib/rabbitmq/.erlang.cookie "$dir"/var/log/rabbitmq/*
+}
+
+image_rabbitmq() {
+	local base dir="$work/stage-rabbitmq"
+	base="$(rootfs rabbitmq "rabbitmq-server" customize_rabbitmq)"
+	rm -rf "$dir"
+	mkdir -p "$dir/usr/local/bin"
+	install -m 0755 "$root/k8s/cluster/images/rabbitmq/docker-entrypoint.sh" "$dir/usr/local/bin/"
+	mktar "$dir" "$layers/rabbitmq.tar"
+	rm -rf "$dir"
+	push rabbitmq "$registry_addr/cluster/rabbitmq:3.10.8" -layer "$base" -layer "$layers/rabbitmq.tar" \
+		-entrypoint docker-entrypoint.sh -cmd rabbitmq-server -user 999:999 -workdir /var/lib/rabbitmq \
+		-env PATH=/usr/local/bin:/usr/lib/rabbitmq/bin:/usr/bin:/bin -env LANG=C.UTF-8 \
+		-env RABBITMQ_DATA_DIR=/var/lib/rabbitmq -env HOME=/var/lib/rabbitmq -env RABBITMQ_LOGS=- \
+		-port 5672/tcp
+}
+
+# The official alpine redis image's uid and gid (the chart runs as
+# 999:1000), and its working directory /data.
+customize_redis() {
+	local dir="$1" uid gid
+	uid="$(awk -F: '$1 == "redis" {print $3}' "$dir/etc/passwd")"
+	gid="$(awk -F: '$1 == "redis" {print $3}' "$dir/etc/group")"
+	sed -i -E "s/^redis:x:$uid:$gid:/redis:x:999:1000:/" "$dir/etc/passwd"
+	sed -i -E "s/^redis:x:$gid:/redis:x:1000:/" "$dir/etc/group"
+	find "$dir" -xdev -uid "$uid" -exec chown -h 999 {} +
+	find "$dir" -xdev -gid "$gid" -exec chgrp -h 1000 {} +
+	mkdir -p "$dir/data"
+	chown 999:1000 "$dir/data"
+	rm -rf "$dir"/var/lib/redis/* "$dir"/var/log/redis/*
+}
+
+# The chart starts redis-server itself (its configuration on standard
+# input) and probes with redis-cli: no entrypoint of the official image's
+# is involved.
+image_redis() {
+	local base
+	base="$(rootfs redis "redis-server" customize_redis)"
+	push redis "$registry_addr/cluster/redis:7.0.15" -layer "$base" \
+		-cmd redis-server -user 999:1000 -workdir /data \
+		-env PATH=/usr/local/bin:/usr/bin:/bin -env LANG=C.UTF-8 -port 6379/tcp
+}
+
 # values_file: a Helm values file pinning every image of the chart to what
 # was pushed (the repositories are in k8s/cluster/values.yaml).
 values_file() {
-	local d
+	local d video_queue transcoder
 	d() { cat "$work/digests/$1" 2>/dev/null || true; }
+	if [[ -f "$root/services/transcoder/main.go" ]]; then
+		video_queue=""
+		transcoder="{image: {digest: \"$(d transcoder)\"}}"
+	else
+		# No transcoder yet: nothing would consume the work queue, so
+		# video does not enqueue (new videos are ready at once).
+		video_queue=", rabbitmq: {enabled: false}"
+		transcoder="{enabled: false}"
+	fi
 	cat >"$work/values.yaml" <<EOF
 # Written by hack/cluster-images.sh: the digests it pushed.
 user: {image: {digest: "$(d user)"}}
-video: {image: {digest: "$(d video)"}}
+video: {image: {digest: "$(d video)"}$video_queue}
 watch-history: {image: {digest: "$(d watch-history)"}}
+transcoder: $transcoder
 global: {topicOperator: {image: {digest: "$(d topic-operator)"}}}
 kafka: {image: {digest: "$(d kafka)"}}
 postgresql: {image: {digest: "$(d postgresql)"}}
+rabbitmq: {image: {digest: "$(d rabbitmq)"}}
+redis: {image: {digest: "$(d redis)"}}
 jaeger: {image: {digest: "$(d jaeger)"}}
 otel-collector: {image: {digest: "$(d otel-collector)"}}
 EOF
@@ -329,7 +408,7 @@ main() {
 		# One service image, to a reference of the caller's (skaffold's).
 		to="$2"
 		shift 2
-		[[ $# == 1 && "$1" =~ ^(user|video|watch-history|topic-operator)$ ]] || die "--to REF takes one service"
+		[[ $# == 1 && "$1" =~ ^(user|video|watch-history|topic-operator|transcoder)$ ]] || die "--to REF takes one service"
 	fi
 	local selected=("$@") name
 	((${#selected[@]})) || selected=("${all[@]}")
@@ -338,9 +417,9 @@ main() {
 	local t=$SECONDS
 	for name in "${selected[@]}"; do
 		case "$name" in
-		pause | coredns | busybox | jaeger | kafka | postgresql) "image_$name" ;;
+		pause | coredns | busybox | jaeger | kafka | postgresql | rabbitmq | redis) "image_$name" ;;
 		otel-collector) image_otel_collector ;;
-		user | video | watch-history | topic-operator) image_service "$name" ;;
+		user | video | watch-history | topic-operator | transcoder) image_service "$name" ;;
 		*) die "unknown image $name (want: ${all[*]})" ;;
 		esac
 	done

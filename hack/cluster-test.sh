@@ -9,15 +9,16 @@
 #   install    helm install --wait of charts/vidstream with its defaults
 #              (NetworkPolicies on), images from k8s/cluster/values.yaml
 #   helm-test  helm test: each service's /readyz through its Service, every
-#              KafkaTopic Ready
+#              KafkaTopic Ready, RabbitMQ answering AMQP, Redis answering
+#              PING to its password only
 #   system     services/clustertest (Go): loadgen demo through NodePorts,
 #              the PUT trace in the in-cluster Jaeger across watch-history,
 #              user and video over HTTP, gRPC and Kafka, via the collector;
 #              each pod's memory against its request; helm upgrade with a
 #              changed value under load, without a failed request
 #   uninstall  helm uninstall; nothing of the release is left but what the
-#              chart documents it keeps (data volumes, database passwords,
-#              the CRD)
+#              chart documents it keeps (data volumes, database and broker
+#              passwords, the CRD)
 #   skaffold   skaffold run -p cluster: skaffold.yaml builds every artifact
 #              (hack/skaffold-build.sh), pushes and deploys it; skaffold delete
 #   down       hack/cluster-down.sh (also on failure or interrupt)
@@ -117,7 +118,7 @@ system() {
 
 # uninstall: after `helm uninstall`, only what the chart says it keeps may
 # remain in the namespace (docs/kubernetes.md): the data volumes' claims,
-# the database passwords (resource policy keep), the CRD, and the topic
+# the database and broker passwords (resource policy keep), the CRD, and the topic
 # operator's leader-election Lease (made by the operator at run time, so
 # Helm does not know it). Then those go too and the namespace must empty.
 uninstall() {
@@ -131,7 +132,7 @@ uninstall() {
 		grep -vE '^(serviceaccount/default|configmap/kube-root-ca.crt)$' || true)"
 	echo "left in namespace $namespace after helm uninstall:"
 	echo "${left:-  (nothing)}" | sed 's/^/  /'
-	unexpected="$(echo "$left" | grep -vE '^(persistentvolumeclaim/data-vidstream-(kafka|postgresql)-0|secret/vidstream-postgresql(-[a-z-]+)?|lease.coordination.k8s.io/topic-operator.messaging.vidstream.dev)$' | grep . || true)"
+	unexpected="$(echo "$left" | grep -vE '^(persistentvolumeclaim/data-vidstream-(kafka|postgresql|rabbitmq)-0|secret/vidstream-(postgresql(-[a-z-]+)?|rabbitmq)|lease.coordination.k8s.io/topic-operator.messaging.vidstream.dev)$' | grep . || true)"
 	if [[ -n "$unexpected" ]]; then
 		echo "not documented as kept:"
 		echo "$unexpected"
@@ -148,11 +149,14 @@ uninstall() {
 	fi
 }
 
-# skaffold: skaffold.yaml's "cluster" profile builds the four images with
-# hack/skaffold-build.sh, pushes them to the cluster's registry and
-# deploys the chart with them; skaffold waits for every workload.
+# skaffold: skaffold.yaml's "cluster" profile builds the service images
+# with hack/skaffold-build.sh, pushes them to the cluster's registry and
+# deploys the chart with them; skaffold waits for every workload. Until
+# services/transcoder exists, without the transcoder (and the job queue).
 skaffold_run() {
-	local sk=("$bin/skaffold" --kube-context vidstream-cluster -p cluster --default-repo "$registry_addr"
+	local profiles=cluster
+	[[ -f "$root/services/transcoder/main.go" ]] || profiles=cluster,without-transcoder
+	local sk=("$bin/skaffold" --kube-context vidstream-cluster -p "$profiles" --default-repo "$registry_addr"
 		--kubeconfig "$kubeconfig")
 	SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_DETECT_MINIKUBE=false PATH="$bin:$PATH" \
 		"${sk[@]}" run --status-check=true --port-forward=off

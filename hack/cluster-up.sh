@@ -307,7 +307,7 @@ main() {
 
 	sed -e "s|@REGISTRY@|$registry_addr|g" -e "s|@DNS_IP@|$dns_service_ip|g" "$root/k8s/cluster/coredns.yaml" | kc apply -f - >/dev/null
 	local i
-	for i in 1 2 3 4; do
+	for i in 1 2 3 4 5 6 7 8; do
 		mkdir -p "$state/volumes/pv$i"
 	done
 	sed -e "s|@VOLUMES@|$state/volumes|g" -e "s|@NODE@|$node_name|g" "$root/k8s/cluster/storage.yaml" | kc apply -f - >/dev/null

@@ -131,7 +131,7 @@ skaffold_checks() {
 	skaffold diagnose --yaml-only -p cluster >/dev/null || rc=1
 	# --tag: the tagger needs no git state; --digest-source=tag: no registry.
 	if skaffold render --offline --digest-source=tag --tag=check >"$out" 2>"$scratch/skaffold.err"; then
-		for svc in user video watch-history topic-operator; do
+		for svc in user video watch-history topic-operator transcoder; do
 			grep -q "image: \"\\?vidstream/$svc:check\"\\?" "$out" || {
 				echo "skaffold render did not set vidstream/$svc:check"
 				rc=1

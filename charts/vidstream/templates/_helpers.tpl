@@ -4,7 +4,7 @@ cannot work, naming the value to set.
 */}}
 {{- define "vidstream.validate" -}}
 {{- $g := .Values.global -}}
-{{- $services := list "user" "video" "watch-history" -}}
+{{- $services := list "user" "video" "watch-history" "transcoder" -}}
 {{- $kafkaUsers := list -}}
 {{- range $services -}}
 {{- $v := index $.Values . -}}
@@ -34,10 +34,33 @@ cannot work, naming the value to set.
 {{- if not .Values.postgresql.enabled -}}
 {{- range $services -}}
 {{- $v := index $.Values . -}}
-{{- if and $v.enabled (not $v.database.existingSecret) -}}
+{{- $usesDatabase := or (not (hasKey $v.database "enabled")) $v.database.enabled -}}
+{{- if and $v.enabled $usesDatabase (not $v.database.existingSecret) -}}
 {{- fail (printf "postgresql.enabled=false: set %s.database.existingSecret to a Secret holding the service's DATABASE_URL (key %q)" . $v.database.secretKey) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- $video := .Values.video -}}
+{{- $transcoder := .Values.transcoder -}}
+{{- $queueUsers := list -}}
+{{- if and $video.enabled $video.rabbitmq.enabled }}{{ $queueUsers = append $queueUsers "video" }}{{ end -}}
+{{- if and $transcoder.enabled $transcoder.rabbitmq.enabled }}{{ $queueUsers = append $queueUsers "transcoder" }}{{ end -}}
+{{- $rabbitmqExternal := ($g.rabbitmq | default dict).existingSecret -}}
+{{- if and .Values.rabbitmq.enabled $rabbitmqExternal -}}
+{{- fail "global.rabbitmq.existingSecret names an existing broker: set rabbitmq.enabled=false too (or clear it to use the release's)" -}}
+{{- end -}}
+{{- if and (not .Values.rabbitmq.enabled) (not $rabbitmqExternal) $queueUsers -}}
+{{- fail (printf "rabbitmq.enabled=false: set global.rabbitmq.existingSecret to a Secret holding the AMQP URL of the existing broker (or %s.rabbitmq.enabled=false)" (first $queueUsers)) -}}
+{{- end -}}
+{{- if and $video.enabled $video.rabbitmq.enabled (not (and $transcoder.enabled $transcoder.rabbitmq.enabled)) -}}
+{{- fail "video.rabbitmq.enabled without the transcoder: every new video would wait in \"processing\" for a consumer that never comes; set video.rabbitmq.enabled=false too (new videos are then ready at once), or transcoder.enabled=true" -}}
+{{- end -}}
+{{- $redisExternal := or ($g.redis | default dict).url ($g.redis | default dict).existingSecret -}}
+{{- if and .Values.redis.enabled $redisExternal -}}
+{{- fail "global.redis names an existing server: set redis.enabled=false too (or clear global.redis.url and .existingSecret to use the release's)" -}}
+{{- end -}}
+{{- if and (not .Values.redis.enabled) (not $redisExternal) $video.enabled $video.redis.enabled -}}
+{{- fail "redis.enabled=false: set global.redis.url (or global.redis.existingSecret) to the existing server, or video.redis.enabled=false (no read cache)" -}}
 {{- end -}}
 {{- if $g.tracing.enabled -}}
 {{- $collector := index .Values "otel-collector" -}}
@@ -66,7 +89,7 @@ cannot work, naming the value to set.
 {{/* vidstream.topicWaiters: the services that wait for their KafkaTopics (common.service.waitsForTopics), as JSON. */}}
 {{- define "vidstream.topicWaiters" -}}
 {{- $waiters := list -}}
-{{- range list "user" "video" "watch-history" -}}
+{{- range list "user" "video" "watch-history" "transcoder" -}}
 {{- $v := index $.Values . -}}
 {{- if and $v.enabled (include "common.service.waitsForTopics" (dict "global" $.Values.global "values" $v)) -}}
 {{- $waiters = append $waiters . -}}

@@ -48,7 +48,7 @@ workload. The component defaults to the chart's role.
 */}}
 {{- define "common.labelsOf" -}}
 {{- $root := .root -}}
-{{- $roles := dict "kafka" "broker" "postgresql" "database" "otel-collector" "collector" "jaeger" "tracing" "topic-operator" "operator" -}}
+{{- $roles := dict "kafka" "broker" "postgresql" "database" "otel-collector" "collector" "jaeger" "tracing" "topic-operator" "operator" "rabbitmq" "queue" "redis" "pubsub" "transcoder" "worker" -}}
 helm.sh/chart: {{ include "common.chart" $root }}
 {{ include "common.selectorLabelsOf" (dict "root" $root "chart" .name) }}
 app.kubernetes.io/version: {{ include "common.imageTag" $root | trunc 63 | trimSuffix "-" | quote }}

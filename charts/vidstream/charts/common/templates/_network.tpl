@@ -113,3 +113,32 @@ server's addresses; any address when it is empty.
   {{- include "common.tcpPorts" (list 4317) | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* common.rabbitmqEgress: the egress rule to the AMQP broker (the release's, or the existing one's port). */}}
+{{- define "common.rabbitmqEgress" -}}
+{{- if include "common.rabbitmqExternal" . }}
+- ports:
+    {{- include "common.tcpPortItems" (list (((.Values.global | default dict).rabbitmq | default dict).port | default 5672)) | nindent 4 }}
+  {{- include "common.externalPeers" (dict "root" . "indent" 2) }}
+{{- else }}
+- to:
+    {{- include "common.peer" (dict "root" . "chart" "rabbitmq") | nindent 4 }}
+  {{- include "common.tcpPorts" (list 5672) | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* common.redisEgress: the egress rule to Redis (the release's, or the existing server's port). */}}
+{{- define "common.redisEgress" -}}
+{{- $r := (.Values.global | default dict).redis | default dict -}}
+{{- if include "common.redisExternal" . }}
+{{- $port := $r.port | default 6379 -}}
+{{- if $r.url }}{{ $port = regexFind ":[0-9]+$" (urlParse $r.url).host | trimPrefix ":" | default "6379" }}{{ end }}
+- ports:
+    {{- include "common.tcpPortItems" (list $port) | nindent 4 }}
+  {{- include "common.externalPeers" (dict "root" . "indent" 2) }}
+{{- else }}
+- to:
+    {{- include "common.peer" (dict "root" . "chart" "redis") | nindent 4 }}
+  {{- include "common.tcpPorts" (list 6379) | nindent 2 }}
+{{- end }}
+{{- end -}}

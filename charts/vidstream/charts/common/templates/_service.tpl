@@ -1,12 +1,39 @@
 {{/*
-The objects of a vidstream service (user, video, watch-history). Each
-service chart's templates include these, so the three services are
-deployed identically and differ only in values: which gRPC services they
-call and are called by, their database, their extra environment.
+The objects of a vidstream service (user, video, watch-history,
+transcoder). Each service chart's templates include these, so the services
+are deployed identically and differ only in values: which gRPC services
+they call and are called by, whether they serve gRPC, their database,
+Kafka, RabbitMQ and Redis, their extra environment.
 
 Ports in Kubernetes: 8080 http (REST, /healthz, /readyz, /metrics) and 9090
-grpc (the API, grpc.health.v1 and reflection).
+grpc (the API, grpc.health.v1 and reflection), for a service that serves
+gRPC (grpc.serve, true unless false: the transcoder serves none).
 */}}
+
+{{/* common.service.names: every vidstream service, for the keys each signs its calls with. */}}
+{{- define "common.service.names" -}}
+{{- list "user" "video" "watch-history" "transcoder" | toJson -}}
+{{- end -}}
+
+{{/* common.service.servesGRPC: "true" unless grpc.serve is false. */}}
+{{- define "common.service.servesGRPC" -}}
+{{- if or (not (hasKey .Values.grpc "serve")) .Values.grpc.serve }}true{{ end -}}
+{{- end -}}
+
+{{/* common.service.usesDatabase: "true" unless database.enabled is false (the transcoder keeps no state). */}}
+{{- define "common.service.usesDatabase" -}}
+{{- if or (not (hasKey .Values.database "enabled")) .Values.database.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* common.service.usesRabbitMQ: "true" with rabbitmq.enabled (video enqueues transcode jobs, the transcoder consumes them). */}}
+{{- define "common.service.usesRabbitMQ" -}}
+{{- if (.Values.rabbitmq | default dict).enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* common.service.usesRedis: "true" with redis.enabled (video's cache invalidations). */}}
+{{- define "common.service.usesRedis" -}}
+{{- if (.Values.redis | default dict).enabled }}true{{ end -}}
+{{- end -}}
 
 {{/* common.service.grpcTarget (dict "root" $ "chart" "user"): the gRPC target of a service: every ready pod, through the headless Service. */}}
 {{- define "common.service.grpcTarget" -}}
@@ -24,9 +51,12 @@ nor per pod: listen addresses, peers, Kafka, OpenTelemetry, logging,
 shutdown, and the chart's `env`. The Deployment rolls when it changes.
 */}}
 {{- define "common.service.configMap" -}}
-{{- $env := dict "HTTP_ADDR" ":8080" "GRPC_ADDR" ":9090" "OTEL_SERVICE_NAME" .Chart.Name
+{{- $env := dict "HTTP_ADDR" ":8080" "OTEL_SERVICE_NAME" .Chart.Name
   "OTEL_METRICS_EXPORTER" "prometheus" "LOG_LEVEL" .Values.logLevel
   "SHUTDOWN_DRAIN_DELAY" .Values.shutdown.drainDelay "SHUTDOWN_TIMEOUT" .Values.shutdown.timeout -}}
+{{- if include "common.service.servesGRPC" . -}}
+{{- $_ := set $env "GRPC_ADDR" ":9090" -}}
+{{- end -}}
 {{- range .Values.grpc.calls -}}
 {{- $_ := set $env (printf "%s_GRPC_ADDR" (. | upper | replace "-" "_")) (include "common.service.grpcTarget" (dict "root" $ "chart" .)) -}}
 {{- end -}}
@@ -107,9 +137,10 @@ spec:
       serviceAccountName: {{ $fullname }}
       {{- include "common.podSpecCommon" . | nindent 6 }}
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
-      {{- $waitDatabase := and .Values.database.wait.enabled (not .Values.database.existingSecret) }}
+      {{- $waitDatabase := and (include "common.service.usesDatabase" .) .Values.database.wait.enabled (not .Values.database.existingSecret) }}
+      {{- $waitBroker := and (include "common.service.usesRabbitMQ" .) (.Values.rabbitmq.wait | default dict).enabled (not (include "common.rabbitmqExternal" .)) }}
       {{- $waitTopics := include "common.service.waitsForTopics" (dict "global" .Values.global "values" .Values) }}
-      {{- if or $waitDatabase $waitTopics }}
+      {{- if or $waitDatabase $waitBroker $waitTopics }}
       initContainers:
       {{- end }}
       {{- if $waitDatabase }}
@@ -122,6 +153,21 @@ spec:
             - sh
             - -c
             - until nc -z -w 2 {{ $host }} 5432; do echo "waiting for {{ $host }}:5432"; sleep 2; done
+          resources:
+            {{- toYaml .Values.test.resources | nindent 12 }}
+          securityContext:
+            {{- include "common.containerSecurityContext" . | nindent 12 }}
+      {{- end }}
+      {{- if $waitBroker }}
+      {{- $host := include "common.rabbitmqHost" . }}
+      {{- /* A consumer with nothing to consume: wait for the release's broker to listen rather than crash-loop while it boots. */}}
+        - name: wait-for-rabbitmq
+          image: {{ .Values.rabbitmq.wait.image | quote }}
+          imagePullPolicy: IfNotPresent
+          command:
+            - sh
+            - -c
+            - until nc -z -w 2 {{ $host }} 5672; do echo "waiting for {{ $host }}:5672"; sleep 2; done
           resources:
             {{- toYaml .Values.test.resources | nindent 12 }}
           securityContext:
@@ -174,9 +220,11 @@ spec:
             - name: http
               containerPort: 8080
               protocol: TCP
+            {{- if include "common.service.servesGRPC" . }}
             - name: grpc
               containerPort: 9090
               protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ $fullname }}
@@ -189,11 +237,23 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.namespace
+            {{- if include "common.service.usesDatabase" . }}
             - name: DATABASE_URL
               valueFrom:
                 secretKeyRef:
                   name: {{ include "common.service.databaseSecret" . }}
                   key: {{ .Values.database.secretKey }}
+            {{- end }}
+            {{- if include "common.service.usesRabbitMQ" . }}
+            - name: RABBITMQ_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "common.rabbitmqSecret" . }}
+                  key: {{ include "common.rabbitmqSecretKey" . }}
+            {{- end }}
+            {{- if include "common.service.usesRedis" . }}
+            {{- include "common.redisURLEnv" . | nindent 12 }}
+            {{- end }}
             - name: OTEL_RESOURCE_ATTRIBUTES
               value: {{ printf "service.namespace=vidstream,service.version=%s,service.instance.id=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),k8s.deployment.name=%s" (include "common.imageTag" .) $fullname | quote }}
             {{- /* The Go runtime collects harder as the heap nears the container's memory limit, instead of being killed at it. */}}
@@ -201,6 +261,7 @@ spec:
               valueFrom:
                 resourceFieldRef:
                   resource: limits.memory
+          {{- if include "common.service.servesGRPC" . }}
           {{- /* The process is up: its gRPC health answers once migrations ran and both listeners are bound. */}}
           startupProbe:
             grpc:
@@ -215,7 +276,24 @@ spec:
             periodSeconds: 10
             timeoutSeconds: 2
             failureThreshold: 3
-          {{- /* /readyz checks the database too: an instance that cannot reach it leaves the Services' endpoints. */}}
+          {{- else }}
+          {{- /* No gRPC server: /healthz answers once the process serves, and fails only while it is wedged. */}}
+          startupProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 2
+            timeoutSeconds: 2
+            failureThreshold: {{ .Values.probes.startupFailureThreshold }}
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 10
+            timeoutSeconds: 2
+            failureThreshold: 3
+          {{- end }}
+          {{- /* /readyz checks the service's dependencies too (its database): an instance that cannot reach them leaves the Services' endpoints. */}}
           readinessProbe:
             httpGet:
               path: /readyz
@@ -247,7 +325,7 @@ spec:
             items:
               - key: {{ .Chart.Name }}.key
                 path: {{ .Chart.Name }}.key
-              {{- range list "user" "video" "watch-history" }}
+              {{- range include "common.service.names" . | fromJsonArray }}
               - key: {{ . }}.crt
                 path: {{ . }}.crt
               {{- end }}
@@ -297,11 +375,14 @@ spec:
       targetPort: http
       protocol: TCP
       appProtocol: http
+    {{- if include "common.service.servesGRPC" . }}
     - name: grpc
       port: 9090
       targetPort: grpc
       protocol: TCP
       appProtocol: kubernetes.io/h2c
+    {{- end }}
+{{- if include "common.service.servesGRPC" . }}
 ---
 apiVersion: v1
 kind: Service
@@ -320,6 +401,7 @@ spec:
       targetPort: grpc
       protocol: TCP
       appProtocol: kubernetes.io/h2c
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -372,12 +454,22 @@ spec:
     # Kafka: the outbox relay produces, the consumers consume.
     {{- include "common.kafkaEgress" . | trim | nindent 4 }}
     {{- end }}
+    {{- if include "common.service.usesRabbitMQ" . }}
+    # RabbitMQ: the transcode work queue.
+    {{- include "common.rabbitmqEgress" . | trim | nindent 4 }}
+    {{- end }}
+    {{- if include "common.service.usesRedis" . }}
+    # Redis: cache invalidations (Pub/Sub).
+    {{- include "common.redisEgress" . | trim | nindent 4 }}
+    {{- end }}
+    {{- if not (include "common.service.usesDatabase" .) }}
+    {{- else if .Values.database.existingSecret }}
     # PostgreSQL: the service's own database.
-    {{- if .Values.database.existingSecret }}
     - ports:
         {{- include "common.tcpPortItems" (list .Values.database.port) | nindent 8 }}
       {{- include "common.externalPeers" (dict "root" . "indent" 6) }}
     {{- else }}
+    # PostgreSQL: the service's own database.
     - to:
         {{- include "common.peer" (dict "root" . "chart" "postgresql") | nindent 8 }}
       {{- include "common.tcpPorts" (list 5432) | nindent 6 }}

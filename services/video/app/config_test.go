@@ -25,7 +25,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 			ShutdownTimeout: 10 * time.Second,
 			ServiceAuth:     service.ServiceAuthRequired,
 		},
-		UserGRPCAddr: "127.0.0.1:9081",
+		UserGRPCAddr:   "127.0.0.1:9081",
+		VideoCacheSize: 10000,
+		VideoCacheTTL:  5 * time.Minute,
 	}
 	if !reflect.DeepEqual(defaults, want) {
 		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)

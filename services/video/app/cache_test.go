@@ -70,7 +70,9 @@ func (r *cachedReplica) metric(t *testing.T, name string) int64 {
 	return n
 }
 
-func (r *cachedReplica) cacheOn(t *testing.T) bool { return r.metric(t, "vidstream.cache.enabled") == 1 }
+func (r *cachedReplica) cacheOn(t *testing.T) bool {
+	return r.metric(t, "vidstream.cache.enabled") == 1
+}
 
 // poll retries cond until it holds or the deadline passes.
 func poll(t *testing.T, what string, cond func() bool) {

@@ -31,7 +31,7 @@ func readCache(k *service.Kit, cfg Config, st *store.Store) (cachedstore.Inner, 
 	if err != nil {
 		return nil, nil, err
 	}
-	k.Log.Info("video read cache on", slog.Int("size", cfg.VideoCacheSize), slog.Duration("ttl", cfg.VideoCacheTTL),
+	k.Log.Info("video read cache on", slog.Int("size", cfg.VideoCacheSize), slog.String("ttl", cfg.VideoCacheTTL.String()),
 		slog.String("channel", bus.Channel()), slog.String("source", bus.Source()))
 	return cachedstore.New(st, cache, bus), []service.Worker{{Name: "cache invalidation", Run: bus.Run}}, nil
 }

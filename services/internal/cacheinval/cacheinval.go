@@ -242,6 +242,8 @@ func (b *Bus) send(ctx context.Context, env Envelope) error {
 	env.Traceparent, env.Tracestate = carrier.Get("traceparent"), carrier.Get("tracestate")
 	body, err := json.Marshal(env)
 	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "encode failed")
 		return fmt.Errorf("encode invalidation: %w", err)
 	}
 	span.SetAttributes(semconv.MessagingMessageBodySize(len(body)))
@@ -285,7 +287,7 @@ func (b *Bus) Run(ctx context.Context) error {
 	defer func() {
 		b.down()
 		if err := b.client.Close(); err != nil {
-			b.log.Warn("close Redis client", slog.Any("error", err))
+			b.log.WarnContext(context.WithoutCancel(ctx), "close Redis client", slog.Any("error", err))
 		}
 	}()
 	const minWait, maxWait = 50 * time.Millisecond, 2 * time.Second

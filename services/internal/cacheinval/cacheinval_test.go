@@ -284,7 +284,7 @@ func wantAttr(t *testing.T, attrs []attribute.KeyValue, key, want string) {
 	t.Helper()
 	for _, kv := range attrs {
 		if string(kv.Key) == key {
-			if got := kv.Value.Emit(); got != want {
+			if got := kv.Value.String(); got != want {
 				t.Fatalf("%s = %q, want %q", key, got, want)
 			}
 			return

@@ -60,8 +60,9 @@ func get(t *testing.T, c *readcache.Cache[string, int], s *source, k string) int
 func TestHitsInvalidationAndEviction(t *testing.T) {
 	s := &source{vals: map[string]int{"a": 1, "b": 2, "c": 3}}
 	c := newCache(t, readcache.Options{Size: 2})
-	if get(t, c, s, "a") != 1 || get(t, c, s, "a") != 1 || s.loads.Load() != 1 {
-		t.Fatalf("second read loaded again: %d loads", s.loads.Load())
+	first, second := get(t, c, s, "a"), get(t, c, s, "a")
+	if first != 1 || second != 1 || s.loads.Load() != 1 {
+		t.Fatalf("reads %d, %d with %d loads, want the second from the cache", first, second, s.loads.Load())
 	}
 	s.set("a", 10)
 	if get(t, c, s, "a") != 1 {
@@ -127,8 +128,9 @@ func TestBypass(t *testing.T) {
 	get(t, c, s, "a")
 	c.SetEnabled(false)
 	s.set("a", 2)
-	if get(t, c, s, "a") != 2 || get(t, c, s, "a") != 2 || s.loads.Load() != 3 {
-		t.Fatalf("disabled cache: %d loads, want every read to load", s.loads.Load())
+	first, second := get(t, c, s, "a"), get(t, c, s, "a")
+	if first != 2 || second != 2 || s.loads.Load() != 3 {
+		t.Fatalf("disabled cache: reads %d, %d with %d loads, want every read to load", first, second, s.loads.Load())
 	}
 	s.set("a", 3)
 	c.SetEnabled(true)

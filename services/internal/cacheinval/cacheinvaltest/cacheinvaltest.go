@@ -5,6 +5,7 @@
 package cacheinvaltest
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/google/uuid"
@@ -83,7 +85,7 @@ func NewProxy(tb testing.TB, rawURL string) *Proxy {
 	if err != nil {
 		tb.Fatalf("cacheinvaltest: parse Redis URL: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("cacheinvaltest: listen: %v", err)
 	}
@@ -137,7 +139,7 @@ func (p *Proxy) accept() {
 			_ = c.Close()
 			continue
 		}
-		up, err := net.Dial("tcp", p.target)
+		up, err := p.dial()
 		if err != nil {
 			p.mu.Unlock()
 			_ = c.Close()
@@ -148,6 +150,12 @@ func (p *Proxy) accept() {
 		p.wg.Go(func() { p.pipe(c, up) })
 		p.wg.Go(func() { p.pipe(up, c) })
 	}
+}
+
+func (p *Proxy) dial() (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return (&net.Dialer{}).DialContext(ctx, "tcp", p.target)
 }
 
 func (p *Proxy) pipe(dst, src net.Conn) {

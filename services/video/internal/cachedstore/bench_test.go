@@ -80,4 +80,3 @@ func seed(b *testing.B, svc *domain.Service, n int) []uuid.UUID {
 	}
 	return ids
 }
-

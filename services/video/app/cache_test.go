@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/vidstream/vidstream/services/internal/cacheinval/cacheinvaltest"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
+	"github.com/vidstream/vidstream/services/video/app"
 )
 
 // cachedReplica is one video service replica with its read cache on, and
@@ -201,6 +204,28 @@ func TestReadCacheAcrossReplicas(t *testing.T) {
 			poll(t, "B reports the video gone", func() bool {
 				return e.request(t, http.MethodGet, b.url+"/v1/videos/"+v.ID, "", nil).Status == http.StatusNotFound
 			})
+		})
+	}
+}
+
+// A cache that cannot work is a start-up error, not a silent bypass; and the
+// error does not echo a URL that may hold a password.
+func TestReadCacheConfigErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		url  string
+		size int
+		want string
+	}{
+		"not a redis URL": {url: "http://user:secret@redis:6379", size: 10, want: "Redis URL must be"},
+		"zero size":       {url: "redis://127.0.0.1:6379/0", size: -1, want: "VIDEO_CACHE_SIZE"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := videoConfig(t, loopback.FreeAddr(t), sqliteBackend(t))
+			cfg.RedisURL, cfg.VideoCacheSize = tc.url, tc.size
+			_, err := app.New(t.Context(), cfg, telemetry.Noop())
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
+				t.Fatalf("err = %v, want one naming %q without the password", err, tc.want)
+			}
 		})
 	}
 }

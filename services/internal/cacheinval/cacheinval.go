@@ -333,6 +333,10 @@ func (b *Bus) setEnabledLocked(on bool) {
 func (b *Bus) session(ctx context.Context) (wasUp bool, err error) {
 	ps := b.client.Subscribe(ctx, b.opts.Channel)
 	defer func() { _ = ps.Close() }()
+	// A receive blocks in a read that ctx does not reach; closing the
+	// connection ends it at once on shutdown.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	pinged := false
 	for {
 		if err := b.flushPending(ctx); err != nil {

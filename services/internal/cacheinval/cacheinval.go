@@ -203,9 +203,10 @@ func (b *Bus) Channel() string { return b.opts.Channel }
 // after the change is committed: a replica that reads the source after the
 // message arrives must see the change. It does not fail: when the message
 // cannot be sent, this replica bypasses its cache and Run keeps trying, so
-// the other replicas hear of the change late, never not at all, unless
-// Redis itself went away, in which case they clear their caches when they
-// reconnect.
+// the other replicas hear of the change late (if Redis itself went away,
+// they clear their caches when they reconnect anyway). Only if this
+// replica stops before it could republish do they not hear of it at all;
+// the TTL bounds that case.
 func (b *Bus) Publish(ctx context.Context, keys ...string) {
 	if len(keys) == 0 {
 		return

@@ -159,14 +159,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(context.Context)
 	c.mu.Unlock()
 	c.misses.Add(ctx, 1, c.attrs)
 
-	v, err := c.load(ctx, key, load, f, start)
-	return v, err
+	return c.load(ctx, key, load, f, start)
 }
 
 // load runs load and stores its result if it is still current; the
 // in-flight record is released even if load panics.
 func (c *Cache[K, V]) load(ctx context.Context, key K, load func(context.Context) (V, error), f *inflight, start uint64) (v V, err error) {
-	stored := false
+	loaded := false
 	defer func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -174,7 +173,7 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, load func(context.Context
 		if f.n == 0 {
 			delete(c.loads, key)
 		}
-		if !stored {
+		if !loaded {
 			return
 		}
 		if !c.enabled || f.invalidatedAt > start || c.clearedAt > start {
@@ -187,7 +186,7 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, load func(context.Context
 		c.lru.Add(key, entry[V]{v: v, expires: expires})
 	}()
 	v, err = load(ctx)
-	stored = err == nil
+	loaded = err == nil
 	return v, err
 }
 

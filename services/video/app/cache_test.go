@@ -8,14 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/vidstream/vidstream/services/api/events"
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/cacheinval/cacheinvaltest"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
 	"github.com/vidstream/vidstream/services/internal/httpx/httpxtest"
+	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
 	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
@@ -31,11 +34,14 @@ type cachedReplica struct {
 	metrics *sdkmetric.ManualReader
 }
 
-func startCachedReplica(t *testing.T, userGRPC, dbURL, redisURL, channel string) *cachedReplica {
+func startCachedReplica(t *testing.T, userGRPC, dbURL, redisURL, channel string, tune ...func(*app.Config)) *cachedReplica {
 	t.Helper()
 	p, spans, metrics := telemetrytest.NewWithMetrics(t)
 	cfg := videoConfig(t, userGRPC, dbURL)
 	cfg.RedisURL, cfg.CacheChannel = redisURL, channel
+	for _, f := range tune {
+		f(&cfg)
+	}
 	va := startVideoWith(t, cfg, p)
 	conn, err := grpcx.Dial(va.GRPCAddr(), telemetry.Noop())
 	if err != nil {
@@ -228,4 +234,44 @@ func TestReadCacheConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A view counted by one replica's Kafka consumer (in the consumer's
+// transaction) reaches the other replica's cache: view_count is cached, so
+// a counted view must invalidate it once the consumer has committed.
+func TestViewCountReachesEveryReplicasCache(t *testing.T) {
+	brokers := kafkatest.Broker(t)
+	ensureTopic(t, brokers, events.WatchTopic)
+	srv := cacheinvaltest.Embedded(t)
+	ch := cacheinvaltest.Channel(t)
+	dbURL := sqliteBackend(t)
+	ua := startUser(t)
+	// One consumer group for both replicas, as in production: each view is
+	// counted by one of them.
+	group := "-" + uuid.NewString()
+	onKafka := func(c *app.Config) { c.KafkaBrokers, c.ConsumerGroupSuffix = brokers, group }
+	a := startCachedReplica(t, ua.GRPCAddr(), dbURL, srv.URL, ch, onKafka)
+	b := startCachedReplica(t, ua.GRPCAddr(), dbURL, srv.URL, ch, onKafka)
+	e := &env{userURL: "http://" + ua.HTTPAddr(), videoURL: a.url, client: &httpxtest.Client{HTTP: &http.Client{Timeout: 10 * time.Second}}}
+	u := e.newUser(t)
+	v := e.create(t, u.token, movieReq("Watched"))
+	poll(t, "both caches are on", func() bool { return a.cacheOn(t) && b.cacheOn(t) })
+
+	views := func(r *cachedReplica) int64 {
+		t.Helper()
+		var got videoBody
+		e.request(t, http.MethodGet, r.url+"/v1/videos/"+v.ID, "", nil).Decode(t, &got)
+		return got.ViewCount
+	}
+	hits := a.metric(t, "vidstream.cache.hits") + b.metric(t, "vidstream.cache.hits")
+	for range 2 {
+		if views(a) != 0 || views(b) != 0 {
+			t.Fatal("a new video has views")
+		}
+	}
+	if got := a.metric(t, "vidstream.cache.hits") + b.metric(t, "vidstream.cache.hits"); got != hits+2 {
+		t.Fatalf("cache hits went from %d to %d, want both replicas' second reads cached", hits, got)
+	}
+	kafkatest.Publish(t, brokers, videoWatched(t, uuid.NewString(), uuid.NewString(), v.ID))
+	poll(t, "both replicas show the counted view", func() bool { return views(a) == 1 && views(b) == 1 })
 }

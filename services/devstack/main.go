@@ -4,6 +4,8 @@
 //
 //   - an embedded Kafka-protocol broker (kfake) on 127.0.0.1:9092, keeping
 //     its log under .data/kfake;
+//   - an embedded Redis (miniredis) on 127.0.0.1:6379, through which the
+//     video service's replicas invalidate each other's read cache;
 //   - Jaeger v2 all-in-one on 127.0.0.1 (UI and query API on 16686, OTLP on
 //     4317 and 4318), configured by observability/jaeger-local.yaml;
 //   - the user, video and watch-history services on SQLite files under
@@ -20,9 +22,10 @@
 //	devstack build [flags]  only build the binaries (what CI does first)
 //	devstack broker [flags] run the embedded broker alone (devstack starts
 //	                        it this way, as a process of its own)
+//	devstack redis [flags]  run the embedded Redis alone (likewise)
 //
 // Run `devstack -h` for the flags, and the environment variables that set
-// them: an existing Kafka (KAFKA_BROKERS), PostgreSQL (USER_DATABASE_URL,
+// them: an existing Kafka (KAFKA_BROKERS), Redis (REDIS_URL), PostgreSQL (USER_DATABASE_URL,
 // VIDEO_DATABASE_URL, WATCH_HISTORY_DATABASE_URL) or OTLP endpoint
 // (OTEL_EXPORTER_OTLP_ENDPOINT) replaces the embedded one, and JAEGER_BIN
 // picks the Jaeger binary.

@@ -38,6 +38,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if len(rest) > 0 && rest[0] == "broker" {
 		return runBroker(ctx, rest[1:], stdout)
 	}
+	if len(rest) > 0 && rest[0] == "redis" {
+		return runRedis(ctx, rest[1:], stdout)
+	}
 	cfg, err := parseConfig(name, rest, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -73,6 +76,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 	}
 	embeddedKafka := len(s.cfg.kafka) == 0
 	embeddedJaeger := s.cfg.otlp == ""
+	redisURL := s.redisURL()
 
 	var jaeger jaegerChoice
 	if embeddedJaeger {
@@ -149,6 +153,23 @@ func (s *stack) run(ctx context.Context) (err error) {
 				return s.waitReady(ctx, p, probeKafka(brokers))
 			}
 			return waitReady(ctx, "Kafka at "+strings.Join(brokers, ","), nil, s.cfg.readyTimeout, probeKafka(brokers))
+		},
+		func(ctx context.Context) error {
+			if s.cfg.redis != "" {
+				return waitReady(ctx, "Redis", nil, s.cfg.readyTimeout, probeRedis(redisURL))
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find devstack's binary to start Redis: %w", err)
+			}
+			p, err := s.start(sp, procSpec{
+				name: "redis", order: 0, path: exe, env: os.Environ(), dir: s.cfg.root,
+				args: []string{"redis", "-port", strconv.Itoa(redisPort)},
+			})
+			if err != nil {
+				return err
+			}
+			return s.waitReady(ctx, p, probeRedis(redisURL))
 		},
 		func(ctx context.Context) error {
 			if !embeddedJaeger {
@@ -236,6 +257,9 @@ func (s *stack) ports(embeddedKafka, embeddedJaeger bool) []port {
 	if embeddedKafka {
 		ps = append(ps, port{brokerPort, "embedded Kafka"})
 	}
+	if s.cfg.redis == "" {
+		ps = append(ps, port{redisPort, "embedded Redis"})
+	}
 	if embeddedJaeger {
 		ps = append(ps, port{16686, "Jaeger UI/API"}, port{16685, "Jaeger query gRPC"},
 			port{4317, "OTLP gRPC"}, port{4318, "OTLP HTTP"}, port{13133, "Jaeger health"})
@@ -292,6 +316,11 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 		"SERVICE_KEY="+s.serviceKeys[svc.name],
 		"SERVICE_PEERS="+s.peers,
 	)
+	if svc.name == "video" {
+		// The replicas' read cache is on only with a Redis to hear each
+		// other's changes through.
+		env = append(env, "REDIS_URL="+s.redisURL())
+	}
 	if embeddedJaeger {
 		// The embedded Jaeger's OTLP/HTTP port; an external endpoint keeps
 		// whatever protocol the user's environment says.
@@ -306,6 +335,15 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 		env = append(env, "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=local")
 	}
 	return env
+}
+
+// redisURL is the Redis the video service uses: REDIS_URL, or the
+// embedded one.
+func (s *stack) redisURL() string {
+	if s.cfg.redis != "" {
+		return s.cfg.redis
+	}
+	return "redis://127.0.0.1:" + strconv.Itoa(redisPort) + "/0"
 }
 
 func (s *stack) start(sp *spawner, spec procSpec) (*proc, error) {

@@ -51,6 +51,11 @@ func (s *stack) summary(info summaryInfo) string {
 	} else {
 		fmt.Fprintf(tw, "  Kafka\t%s\t(external)\n", strings.Join(info.brokers, ","))
 	}
+	if s.cfg.redis == "" {
+		fmt.Fprintf(tw, "  Redis\t%s\t(embedded miniredis: video's cache invalidations)\n", s.redisURL())
+	} else {
+		fmt.Fprintf(tw, "  Redis\t%s\t(external: video's cache invalidations)\n", redact(s.cfg.redis))
+	}
 	for _, svc := range services {
 		if u, ok := s.cfg.databaseURL[svc.name]; ok {
 			fmt.Fprintf(tw, "  %s db\t%s\t(%s)\n", svc.name, redact(u), databaseEnv[svc.name])

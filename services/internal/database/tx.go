@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -51,6 +52,8 @@ func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	// Hooks registered in an attempt that did not commit are dropped.
+	defer afterCommit.Delete(tx)
 	defer func() {
 		if p := recover(); p != nil {
 			// Roll back before re-panicking so the connection goes back to
@@ -70,7 +73,45 @@ func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	if hooks, ok := afterCommit.LoadAndDelete(tx); ok {
+		for _, fn := range hooks.(*commitHooks).take() {
+			fn()
+		}
+	}
 	return nil
+}
+
+// afterCommit holds the hooks of the transactions InTx is running, by
+// *sql.Tx, for code that writes through a transaction it does not own.
+var afterCommit sync.Map
+
+type commitHooks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (h *commitHooks) add(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fns = append(h.fns, fn)
+}
+
+func (h *commitHooks) take() []func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fns
+}
+
+// AfterCommit runs fn once tx has committed, before InTx returns; if tx
+// rolls back (or InTx starts another attempt), fn never runs. It is for
+// effects outside the database that must not be seen before the change is
+// (telling other replicas to drop a cached copy, say), by code that writes
+// through a transaction someone else owns, such as a Kafka handler. tx must
+// be one that InTx (or InTxOpts) is running: any other is never committed
+// through here, and its hooks would be kept forever.
+func AfterCommit(tx *sql.Tx, fn func()) {
+	h, _ := afterCommit.LoadOrStore(tx, &commitHooks{})
+	h.(*commitHooks).add(fn)
 }
 
 // backoff waits before a retry: exponential from 5 ms, capped, with full

@@ -123,6 +123,16 @@ type Parts struct {
 	GRPC func(*grpc.Server)
 	// Consumers are the Kafka consumers, one group each.
 	Consumers []Consumer
+	// Workers run until shutdown, stopped with the relay and the
+	// consumers after the servers have drained. One returning an error
+	// stops the service.
+	Workers []Worker
+}
+
+// Worker is a long-running part of a service, such as a subscription.
+type Worker struct {
+	Name string
+	Run  func(ctx context.Context) error
 }
 
 // Consumer is one Kafka subscription: every record of Topic goes through
@@ -274,6 +284,9 @@ func New(ctx context.Context, spec Spec, base Base, p telemetry.Providers) (a *A
 	}
 	if err := spec.addKafka(ctx, g, k, parts, &closers); err != nil {
 		return nil, err
+	}
+	for _, w := range parts.Workers {
+		g.AddWorker(w.Name, w.Run)
 	}
 
 	// Hooks run last registered first, after servers and workers stopped,

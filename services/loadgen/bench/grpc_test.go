@@ -3,9 +3,14 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -13,9 +18,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
+	"github.com/vidstream/vidstream/services/internal/cacheinval/cacheinvaltest"
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/grpcx"
+	"github.com/vidstream/vidstream/services/internal/loopback"
+	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	videoapp "github.com/vidstream/vidstream/services/video/app"
 )
 
 // grpcVideos is how many videos GetVideo picks from.
@@ -35,6 +44,9 @@ const grpcVideos = 50
 //	              recovery and status interceptors; the domain; one
 //	              database read) called through grpcx.Dial (stats handler,
 //	              retry policy, default deadline), tracing off
+//	path=service-cached  the same, from a second video replica on the
+//	              same database with its read cache on (embedded Redis),
+//	              every video cached before the timing starts
 //
 // Both in this process on loopback, 32 concurrent callers, b.N calls:
 // calls/s and allocs/op (whole process).
@@ -78,8 +90,63 @@ func BenchmarkGetVideo(b *testing.B) {
 			b.Run("path=bare", func(b *testing.B) { saturate(b, "calls/s", call(bareClient)) })
 			b.Run("path=bare-db", func(b *testing.B) { saturate(b, "calls/s", call(bareDBClient)) })
 			b.Run("path=service", func(b *testing.B) { saturate(b, "calls/s", call(service)) })
+			cached := startCachedVideo(b, sys.videoDB, sys.brokers)
+			for _, v := range fx.videos {
+				if _, err := cached.GetVideo(b.Context(), &videov1.GetVideoRequest{Id: v.id}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("path=service-cached", func(b *testing.B) { saturate(b, "calls/s", call(cached)) })
 		})
 	}
+}
+
+// startCachedVideo runs another video replica on databaseURL with its read
+// cache on, invalidated through an embedded Redis, and returns a client of
+// it once the cache serves (its subscription is confirmed).
+func startCachedVideo(b *testing.B, databaseURL string, brokers []string) videov1.VideoServiceClient {
+	b.Helper()
+	redis := cacheinvaltest.Embedded(b)
+	va, err := videoapp.New(b.Context(), videoapp.Config{
+		Base: benchBase(b, databaseURL, brokers),
+		// GetVideo asks nothing of the user service.
+		UserGRPCAddr: loopback.FreeAddr(b),
+		RedisURL:     redis.URL,
+	}, providers(b, videoapp.ServiceName, tracingOff))
+	if err != nil {
+		b.Fatalf("start cached video: %v", err)
+	}
+	servicetest.Run(b, "video (cached)", va.Run)
+	err = poll(b.Context(), 30*time.Second, time.Millisecond, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+va.HTTPAddr()+"/metrics", http.NoBody)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		for line := range strings.SplitSeq(string(body), "\n") {
+			if strings.HasPrefix(line, "vidstream_cache_enabled{") && strings.HasSuffix(line, " 1") {
+				return nil
+			}
+		}
+		return errors.New("read cache not on yet")
+	})
+	if err != nil {
+		b.Fatalf("cached video replica: %v", err)
+	}
+	conn, err := grpcx.Dial(va.GRPCAddr(), providers(b, "watch-history", tracingOff))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return videov1.NewVideoServiceClient(conn)
 }
 
 // bareVideo answers GetVideo from a map, after reading the row from db

@@ -42,6 +42,7 @@ func TestScenarios(t *testing.T) {
 		"BenchmarkGetVideo/db=sqlite/path=bare":                       {"calls/s"},
 		"BenchmarkGetVideo/db=sqlite/path=bare-db":                    {"calls/s"},
 		"BenchmarkGetVideo/db=sqlite/path=service":                    {"calls/s"},
+		"BenchmarkGetVideo/db=sqlite/path=service-cached":             {"calls/s"},
 		"BenchmarkEventLatency/db=sqlite/events=1000/s":               {"event-p50-ms", "event-p99-ms", "sampled"},
 	}
 	for _, svc := range []string{"bare", "user", "video", "watch-history"} {

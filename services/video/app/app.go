@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"google.golang.org/grpc"
@@ -36,6 +37,17 @@ type Config struct {
 	service.Base
 	// UserGRPCAddr is the user service, asked about every bearer token.
 	UserGRPCAddr string `env:"USER_GRPC_ADDR, default=127.0.0.1:9081"`
+
+	// RedisURL is where replicas tell each other to drop cached videos;
+	// empty turns the read cache off (see readCache).
+	RedisURL string `env:"REDIS_URL"`
+	// VideoCacheSize bounds the read cache in entries; VideoCacheTTL is a
+	// safety net only, invalidation is what keeps it current.
+	VideoCacheSize int           `env:"VIDEO_CACHE_SIZE, default=10000"`
+	VideoCacheTTL  time.Duration `env:"VIDEO_CACHE_TTL, default=5m"`
+	// CacheChannel replaces the invalidation channel. Not read from the
+	// environment: only tests sharing one Redis need it.
+	CacheChannel string
 }
 
 // New wires the video service; see service.New for what it opens and binds.
@@ -62,7 +74,10 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 			if err != nil {
 				return service.Parts{}, err
 			}
-			st := store.New(k.DB, k.Outbox)
+			st, workers, err := readCache(k, cfg, store.New(k.DB, k.Outbox))
+			if err != nil {
+				return service.Parts{}, err
+			}
 			svc := domain.NewService(st)
 			viewCounter := consumers.NewViewCounter(svc, st, k.Log.With(slog.String("component", "view-counter")))
 			return service.Parts{
@@ -78,6 +93,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 				Consumers: []service.Consumer{
 					{Topic: events.WatchTopic, Group: events.ViewCounterGroup, Handle: viewCounter.Handle},
 				},
+				Workers: workers,
 			}, nil
 		},
 	}, cfg.Base, p)

@@ -25,7 +25,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 			ShutdownTimeout: 10 * time.Second,
 			ServiceAuth:     service.ServiceAuthRequired,
 		},
-		UserGRPCAddr: "127.0.0.1:9081",
+		UserGRPCAddr:   "127.0.0.1:9081",
+		VideoCacheSize: 10000,
+		VideoCacheTTL:  5 * time.Minute,
 	}
 	if !reflect.DeepEqual(defaults, want) {
 		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)
@@ -34,12 +36,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 	env := map[string]string{
 		"KAFKA_BROKERS":        "kafka-0:9092,kafka-1:9092",
 		"KAFKA_TOPICS_MANAGED": "true",
+		"REDIS_URL":            "redis://redis:6379/0",
+		"VIDEO_CACHE_SIZE":     "500",
+		"VIDEO_CACHE_TTL":      "30s",
 	}
 	var cfg app.Config
 	if err := config.Load(t.Context(), func(k string) string { return env[k] }, &cfg); err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged {
+	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged ||
+		cfg.RedisURL != "redis://redis:6379/0" || cfg.VideoCacheSize != 500 || cfg.VideoCacheTTL != 30*time.Second {
 		t.Fatalf("config = %+v", cfg)
 	}
 }

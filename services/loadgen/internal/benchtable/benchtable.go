@@ -189,6 +189,7 @@ func (r *Results) Rows() []Row {
 			rows = append(rows,
 				r.compare("5. gRPC GetVideo via service vs bare grpc-go ("+db+")", grpc+"service", grpc+"bare", "calls/s", 0.8),
 				r.compare("5. gRPC GetVideo via service vs bare grpc-go + one SELECT ("+db+")", grpc+"service", grpc+"bare-db", "calls/s", 0),
+				r.compare("5. gRPC GetVideo from the read cache vs from the database ("+db+")", grpc+"service-cached", grpc+"service", "calls/s", 0),
 			)
 		}
 	}

@@ -131,7 +131,7 @@ func envNamesFromSource(t *testing.T, dir, typeName string) (names map[string]bo
 // branch. The test tolerates them only while the service does not read
 // them, and fails once it does, so that this list empties itself.
 var pendingEnv = map[string][]string{
-	"video": {"RABBITMQ_URL", "REDIS_URL", "VIDEO_CACHE_SIZE", "VIDEO_CACHE_TTL"},
+	"video": {"RABBITMQ_URL"},
 }
 
 // TestServiceEnvIsReadByTheService catches a chart setting a variable the

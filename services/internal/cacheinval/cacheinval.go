@@ -173,9 +173,7 @@ func New(opts Options, target Target, p telemetry.Providers) (*Bus, error) {
 	// The identity and maintenance handshakes are extras some servers
 	// (and the embedded one) refuse; they add nothing here.
 	ro.DisableIdentity = true
-	if p.Tracer == nil {
-		p.Tracer = telemetry.Noop().Tracer
-	}
+	p = p.OrNoop()
 	b := &Bus{
 		opts:    opts,
 		client:  redis.NewClient(ro),
@@ -184,9 +182,6 @@ func New(opts Options, target Target, p telemetry.Providers) (*Bus, error) {
 		tracer:  p.Tracer.Tracer(instrumentationName),
 		prop:    p.Propagator,
 		pending: map[string]struct{}{},
-	}
-	if b.prop == nil {
-		b.prop = propagation.TraceContext{}
 	}
 	b.sent = counter(p, "vidstream.cache.invalidations.sent", "{message}", "Invalidation messages published, by outcome.")
 	b.received = counter(p, "vidstream.cache.invalidations.received", "{message}", "Invalidation messages received, own included.")

@@ -47,10 +47,12 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 		Name:     ServiceName,
 		HTTPPort: 8082,
 		GRPCPort: 9082,
-		// watch-history checks the video of every progress report.
+		// watch-history checks the video of every progress report; the
+		// transcoder reports the outcome of every transcode job.
 		GRPCCallers: map[string][]string{
-			videov1.VideoService_GetVideo_FullMethodName:       {"watch-history"},
-			videov1.VideoService_BatchGetVideos_FullMethodName: {"watch-history"},
+			videov1.VideoService_GetVideo_FullMethodName:          {"watch-history"},
+			videov1.VideoService_BatchGetVideos_FullMethodName:    {"watch-history"},
+			videov1.VideoService_CompleteTranscode_FullMethodName: {"transcoder"},
 		},
 		Migrations: store.Migrations(),
 		OpenAPI:    httpapi.OpenAPI,

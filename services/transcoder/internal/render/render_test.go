@@ -13,7 +13,9 @@ import (
 	"github.com/vidstream/vidstream/services/transcoder/internal/render"
 )
 
-func job() domain.Job { return domain.Job{ID: "j", VideoID: uuid.New(), DurationSeconds: 60, Attempt: 1} }
+func job() domain.Job {
+	return domain.Job{ID: "j", VideoID: uuid.New(), DurationSeconds: 60, Attempt: 1}
+}
 
 // outcomes renders n jobs and returns which of them failed.
 func outcomes(t *testing.T, opts render.Options, n int) []bool {

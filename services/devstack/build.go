@@ -19,13 +19,18 @@ var services = []service{
 	{name: "user", pkg: "./services/user", httpPort: 8081, grpcPort: 9081},
 	{name: "video", pkg: "./services/video", httpPort: 8082, grpcPort: 9082},
 	{name: "watch-history", pkg: "./services/watch-history", httpPort: 8083, grpcPort: 9083},
+	{name: "transcoder", pkg: "./services/transcoder", httpPort: 8084, jobQueue: true},
 }
 
 type service struct {
 	name     string
 	pkg      string
 	httpPort int
+	// grpcPort is zero for a service that serves no gRPC.
 	grpcPort int
+	// jobQueue: the service works the job queue off, and runs only when
+	// there is one.
+	jobQueue bool
 }
 
 // jaegerModule is the tools module whose `tool` line pins Jaeger, kept out

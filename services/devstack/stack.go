@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,6 +61,8 @@ type stack struct {
 	// the run, so `make run` needs no key set up.
 	serviceKeys map[string]string
 	peers       string
+	// queue is the transcode job queue of this run, if any.
+	queue queueChoice
 
 	// procs are the running children, in start order.
 	mu    sync.Mutex
@@ -73,6 +76,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 	}
 	embeddedKafka := len(s.cfg.kafka) == 0
 	embeddedJaeger := s.cfg.otlp == ""
+	s.queue = chooseRabbitMQ(s.cfg)
 
 	var jaeger jaegerChoice
 	if embeddedJaeger {
@@ -151,6 +155,20 @@ func (s *stack) run(ctx context.Context) (err error) {
 			return waitReady(ctx, "Kafka at "+strings.Join(brokers, ","), nil, s.cfg.readyTimeout, probeKafka(brokers))
 		},
 		func(ctx context.Context) error {
+			if !s.queue.embedded() {
+				return nil
+			}
+			spec, err := s.rabbitSpec(s.queue.server)
+			if err != nil {
+				return err
+			}
+			p, err := s.start(sp, spec)
+			if err != nil {
+				return err
+			}
+			return s.waitReady(ctx, p, probeAMQP(net.JoinHostPort("127.0.0.1", strconv.Itoa(rabbitPort))))
+		},
+		func(ctx context.Context) error {
 			if !embeddedJaeger {
 				return nil
 			}
@@ -183,6 +201,9 @@ func (s *stack) run(ctx context.Context) (err error) {
 	// clients connect lazily, events wait in the outbox).
 	var starts []func(context.Context) error
 	for i, svc := range services {
+		if svc.jobQueue && !s.queue.on() {
+			continue
+		}
 		starts = append(starts, func(ctx context.Context) error {
 			p, err := s.start(sp, procSpec{
 				name:  svc.name,
@@ -240,8 +261,18 @@ func (s *stack) ports(embeddedKafka, embeddedJaeger bool) []port {
 		ps = append(ps, port{16686, "Jaeger UI/API"}, port{16685, "Jaeger query gRPC"},
 			port{4317, "OTLP gRPC"}, port{4318, "OTLP HTTP"}, port{13133, "Jaeger health"})
 	}
+	if s.queue.embedded() {
+		ps = append(ps, port{rabbitPort, "RabbitMQ AMQP"}, port{rabbitDistPort, "RabbitMQ distribution"},
+			port{rabbitEPMDPort, "RabbitMQ's Erlang port mapper"})
+	}
 	for _, svc := range services {
-		ps = append(ps, port{svc.httpPort, svc.name + " REST"}, port{svc.grpcPort, svc.name + " gRPC"})
+		if svc.jobQueue && !s.queue.on() {
+			continue
+		}
+		ps = append(ps, port{svc.httpPort, svc.name + " REST"})
+		if svc.grpcPort != 0 {
+			ps = append(ps, port{svc.grpcPort, svc.name + " gRPC"})
+		}
 	}
 	return ps
 }
@@ -281,7 +312,6 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 	}
 	env := append(os.Environ(),
 		"HTTP_ADDR=127.0.0.1:"+strconv.Itoa(svc.httpPort),
-		"GRPC_ADDR=127.0.0.1:"+strconv.Itoa(svc.grpcPort),
 		"DATABASE_URL="+dbURL,
 		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"USER_GRPC_ADDR=127.0.0.1:"+strconv.Itoa(services[0].grpcPort),
@@ -291,7 +321,13 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 		"SERVICE_AUTH=required",
 		"SERVICE_KEY="+s.serviceKeys[svc.name],
 		"SERVICE_PEERS="+s.peers,
+		// Empty when the queue is off, even if devstack's own
+		// environment names one ("off").
+		"RABBITMQ_URL="+s.queue.url,
 	)
+	if svc.grpcPort != 0 {
+		env = append(env, "GRPC_ADDR=127.0.0.1:"+strconv.Itoa(svc.grpcPort))
+	}
 	if embeddedJaeger {
 		// The embedded Jaeger's OTLP/HTTP port; an external endpoint keeps
 		// whatever protocol the user's environment says.
@@ -383,6 +419,11 @@ func (s *stack) stopAll() error {
 			continue
 		}
 		s.console.printf("stopped %s (%s)", p.name, since(t))
+		if p.name == "rabbitmq" {
+			if err := stopEPMD(); err != nil {
+				s.console.printf("%v", err)
+			}
+		}
 	}
 	if len(procs) > 0 {
 		s.console.printf("data kept in %s; the next run continues from it", s.cfg.dataDir)

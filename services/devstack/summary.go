@@ -29,8 +29,16 @@ func (s *stack) summary(info summaryInfo) string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "  SERVICE\tREST API\tgRPC\tOPENAPI")
 	for _, svc := range services {
+		if svc.jobQueue && !s.queue.on() {
+			fmt.Fprintf(tw, "  %s\tnot started: the job queue is off\t\t\n", svc.name)
+			continue
+		}
 		rest := fmt.Sprintf("http://127.0.0.1:%d", svc.httpPort)
-		fmt.Fprintf(tw, "  %s\t%s\t127.0.0.1:%d\t%s/openapi.json\n", svc.name, rest, svc.grpcPort, rest)
+		grpc := "-"
+		if svc.grpcPort != 0 {
+			grpc = fmt.Sprintf("127.0.0.1:%d", svc.grpcPort)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s/openapi.json\n", svc.name, rest, grpc, rest)
 	}
 	_ = tw.Flush()
 	b.WriteString("\n")
@@ -50,6 +58,15 @@ func (s *stack) summary(info summaryInfo) string {
 		fmt.Fprintf(tw, "  Kafka\t%s\t(embedded kfake, state in %s)\n", strings.Join(info.brokers, ","), s.rel(filepath.Join(s.cfg.dataDir, "kfake")))
 	} else {
 		fmt.Fprintf(tw, "  Kafka\t%s\t(external)\n", strings.Join(info.brokers, ","))
+	}
+	switch {
+	case s.queue.embedded():
+		fmt.Fprintf(tw, "  RabbitMQ\t%s\t(devstack's own node, state in %s)\n", redact(s.queue.url), s.rel(filepath.Join(s.cfg.dataDir, "rabbitmq")))
+	case s.queue.on():
+		fmt.Fprintf(tw, "  RabbitMQ\t%s\t(external)\n", redact(s.queue.url))
+	default:
+		fmt.Fprintf(tw, "  RabbitMQ\tOFF\t(%s)\n", s.queue.why)
+		fmt.Fprintf(tw, "  \tjob queue off: new videos are ready at once, no transcoder runs\t\n")
 	}
 	for _, svc := range services {
 		if u, ok := s.cfg.databaseURL[svc.name]; ok {

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// The devstack's own RabbitMQ node: AMQP on the standard port, and the
+// Erlang distribution and port-mapper ports moved off their defaults, so
+// it never joins, or clashes with, a node the package's service runs.
+const (
+	rabbitPort     = 5672
+	rabbitDistPort = 25672
+	rabbitEPMDPort = 24369
+	rabbitNode     = "vidstream-devstack@localhost"
+)
+
+// rabbitURL is the embedded node's address; "guest" may connect, from
+// loopback only, which is the only place the node listens.
+var rabbitURL = "amqp://guest:guest@127.0.0.1:" + strconv.Itoa(rabbitPort) + "/"
+
+// Where Debian's package puts the broker: the script that runs the node as
+// the calling user (the one on PATH, /usr/sbin/rabbitmq-server, switches to
+// the rabbitmq user, whose files the devstack's data directory is not).
+const debianRabbitServer = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+// queueChoice is how a run gets its job queue.
+type queueChoice struct {
+	// url is the broker's; empty means the job queue is off.
+	url string
+	// server is the rabbitmq-server script devstack starts; empty when
+	// the broker is external or the queue is off.
+	server string
+	// why says, when the queue is off, why.
+	why string
+}
+
+func (q queueChoice) on() bool       { return q.url != "" }
+func (q queueChoice) embedded() bool { return q.server != "" }
+
+// chooseRabbitMQ picks the job queue: the broker named by -rabbitmq or
+// RABBITMQ_URL ("off" turns the queue off), else a node of devstack's own
+// when rabbitmq-server is installed (hack/rabbitmq.sh installs it), else
+// none: videos are then ready as soon as they are created.
+func chooseRabbitMQ(cfg config) queueChoice {
+	switch cfg.rabbitmq {
+	case "off":
+		return queueChoice{why: "turned off (RABBITMQ_URL=off)"}
+	case "":
+	default:
+		return queueChoice{url: cfg.rabbitmq}
+	}
+	server := cfg.rabbitmqServer
+	if server == "" {
+		if _, err := os.Stat(debianRabbitServer); err == nil {
+			server = debianRabbitServer
+		} else if p, err := exec.LookPath("rabbitmq-server"); err == nil {
+			server = p
+		}
+	}
+	if server == "" {
+		return queueChoice{why: "no RABBITMQ_URL and no rabbitmq-server installed (hack/rabbitmq.sh installs it)"}
+	}
+	return queueChoice{url: rabbitURL, server: server}
+}
+
+// rabbitSpec is the process of devstack's own node: its database, logs,
+// configuration and Erlang cookie (HOME) under dataDir/rabbitmq, kept
+// across runs like the other parts' state. It runs as the calling user,
+// root included.
+func (s *stack) rabbitSpec(server string) (procSpec, error) {
+	dir := filepath.Join(s.cfg.dataDir, "rabbitmq")
+	if err := os.MkdirAll(filepath.Join(dir, "mnesia"), 0o750); err != nil {
+		return procSpec{}, fmt.Errorf("rabbitmq data directory: %w", err)
+	}
+	conf := "# Written by devstack on every run.\n" +
+		"listeners.tcp.1 = 127.0.0.1:" + strconv.Itoa(rabbitPort) + "\n" +
+		"log.console = true\nlog.console.level = warning\nlog.file = false\n"
+	if err := os.WriteFile(filepath.Join(dir, "rabbitmq.conf"), []byte(conf), 0o600); err != nil {
+		return procSpec{}, fmt.Errorf("rabbitmq configuration: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[].\n"), 0o600); err != nil {
+		return procSpec{}, fmt.Errorf("rabbitmq plugins: %w", err)
+	}
+	return procSpec{
+		name:  "rabbitmq",
+		order: 0,
+		path:  server,
+		env: append(os.Environ(),
+			"HOME="+dir,
+			"RABBITMQ_NODENAME="+rabbitNode,
+			"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+			"RABBITMQ_NODE_PORT="+strconv.Itoa(rabbitPort),
+			"RABBITMQ_DIST_PORT="+strconv.Itoa(rabbitDistPort),
+			"ERL_EPMD_PORT="+strconv.Itoa(rabbitEPMDPort),
+			"ERL_EPMD_ADDRESS=127.0.0.1",
+			"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"),
+			"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
+			"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
+			"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
+			"RABBITMQ_PID_FILE="+filepath.Join(dir, "rabbitmq.pid"),
+			"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
+		),
+		dir: dir,
+	}, nil
+}
+
+// stopEPMD stops the Erlang port mapper the node started as a daemon on its
+// own port: it outlives the node and would otherwise be left behind.
+func stopEPMD() error {
+	epmd, err := exec.LookPath("epmd")
+	if err != nil {
+		return nil // nothing the node could have started
+	}
+	//nolint:gosec // G204: epmd from PATH with devstack's own port
+	cmd := exec.Command(epmd, "-port", strconv.Itoa(rabbitEPMDPort), "-kill")
+	cmd.Env = append(os.Environ(), "ERL_EPMD_PORT="+strconv.Itoa(rabbitEPMDPort))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("stop the rabbitmq node's epmd: %w: %s", err, out)
+	}
+	return nil
+}
+
+// probeAMQP succeeds when addr answers the AMQP 0-9-1 protocol header with
+// a method frame on channel 0 (connection.start): the broker is up and
+// speaks AMQP, not just that its port is open.
+func probeAMQP(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetDeadline(dl)
+		} else {
+			_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		}
+		if _, err := conn.Write([]byte("AMQP\x00\x00\x09\x01")); err != nil {
+			return fmt.Errorf("amqp %s: %w", addr, err)
+		}
+		var hdr [3]byte // frame type, channel (2 bytes)
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			return fmt.Errorf("amqp %s: no connection.start: %w", addr, err)
+		}
+		if hdr != [3]byte{1, 0, 0} {
+			return errors.New("amqp " + addr + ": not an AMQP 0-9-1 broker")
+		}
+		return nil
+	}
+}

@@ -36,9 +36,10 @@ const debianRabbitServer = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 type queueChoice struct {
 	// url is the broker's; empty means the job queue is off.
 	url string
-	// server is the rabbitmq-server script devstack starts; empty when
-	// the broker is external or the queue is off.
-	server string
+	// server is the rabbitmq-server script devstack starts, and epmd the
+	// Erlang port mapper it starts first; empty when the broker is
+	// external or the queue is off.
+	server, epmd string
 	// why says, when the queue is off, why.
 	why string
 }
@@ -69,7 +70,11 @@ func chooseRabbitMQ(cfg config) queueChoice {
 	if server == "" {
 		return queueChoice{why: "no RABBITMQ_URL and no rabbitmq-server installed (hack/rabbitmq.sh installs it)"}
 	}
-	return queueChoice{url: rabbitURL, server: server}
+	epmd, err := exec.LookPath("epmd")
+	if err != nil {
+		return queueChoice{why: "rabbitmq-server is installed but Erlang's epmd is not on PATH"}
+	}
+	return queueChoice{url: rabbitURL, server: server, epmd: epmd}
 }
 
 // rabbitSpec is the process of devstack's own node: its database, logs,
@@ -113,20 +118,30 @@ func (s *stack) rabbitSpec(server string) (procSpec, error) {
 	}, nil
 }
 
-// stopEPMD stops the Erlang port mapper the node started as a daemon on its
-// own port: it outlives the node and would otherwise be left behind.
-func stopEPMD() error {
-	epmd, err := exec.LookPath("epmd")
-	if err != nil {
-		return nil // nothing the node could have started
+// epmdSpec is the Erlang port mapper the node registers with, on a port of
+// its own. devstack runs it as a child in the foreground: a node that finds
+// no epmd starts one as a daemon, which would outlive the stack.
+func (s *stack) epmdSpec(epmd string) procSpec {
+	return procSpec{
+		name:  "epmd",
+		order: -1, // stops after the node
+		path:  epmd,
+		args:  []string{"-port", strconv.Itoa(rabbitEPMDPort), "-address", "127.0.0.1"},
+		env:   os.Environ(),
+		dir:   s.cfg.dataDir,
 	}
-	//nolint:gosec // G204: epmd from PATH with devstack's own port
-	cmd := exec.Command(epmd, "-port", strconv.Itoa(rabbitEPMDPort), "-kill")
-	cmd.Env = append(os.Environ(), "ERL_EPMD_PORT="+strconv.Itoa(rabbitEPMDPort))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("stop the rabbitmq node's epmd: %w: %s", err, out)
+}
+
+// probeTCP succeeds when something accepts connections on addr.
+func probeTCP(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
 	}
-	return nil
 }
 
 // probeAMQP succeeds when addr answers the AMQP 0-9-1 protocol header with

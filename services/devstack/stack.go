@@ -158,6 +158,13 @@ func (s *stack) run(ctx context.Context) (err error) {
 			if !s.queue.embedded() {
 				return nil
 			}
+			epmd, err := s.start(sp, s.epmdSpec(s.queue.epmd))
+			if err != nil {
+				return err
+			}
+			if err := s.waitReady(ctx, epmd, probeTCP(net.JoinHostPort("127.0.0.1", strconv.Itoa(rabbitEPMDPort)))); err != nil {
+				return err
+			}
 			spec, err := s.rabbitSpec(s.queue.server)
 			if err != nil {
 				return err
@@ -419,11 +426,6 @@ func (s *stack) stopAll() error {
 			continue
 		}
 		s.console.printf("stopped %s (%s)", p.name, since(t))
-		if p.name == "rabbitmq" {
-			if err := stopEPMD(); err != nil {
-				s.console.printf("%v", err)
-			}
-		}
 	}
 	if len(procs) > 0 {
 		s.console.printf("data kept in %s; the next run continues from it", s.cfg.dataDir)

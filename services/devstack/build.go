@@ -125,7 +125,11 @@ func (b *builder) buildServices(ctx context.Context) error {
 	if err := b.goCommand(ctx, b.cfg.root, args...); err != nil {
 		return fmt.Errorf("build services: %w", err)
 	}
-	b.console.printf("built user, video, watch-history in %s", since(start))
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.name
+	}
+	b.console.printf("built %s in %s", strings.Join(names, ", "), since(start))
 	return nil
 }
 

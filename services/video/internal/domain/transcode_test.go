@@ -25,8 +25,8 @@ import (
 func TestTranscodeLifecycle(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
 		ctx := t.Context()
-		ob, jobs := outboxtest.NewTable(t, db), outboxtest.NewTable(t, db)
-		svc := domain.NewService(store.New(db, ob, store.WithJobs(jobs)), domain.WithTranscoding())
+		ob := outboxtest.NewTable(t, db)
+		svc := domain.NewService(store.New(db, ob, store.WithTranscodeQueue(events.TranscodeQueue)), domain.WithTranscoding())
 		owner := uuid.New()
 		create := func(title string) domain.Video {
 			t.Helper()
@@ -39,8 +39,8 @@ func TestTranscodeLifecycle(t *testing.T) {
 			}
 			return v
 		}
-		// Both tables are one table in the database; the topic tells
-		// the job from the events.
+		// Jobs and events share the outbox; the queue or topic tells
+		// them apart.
 		byTopic := func(id uuid.UUID, topic string) []string {
 			t.Helper()
 			var out []string
@@ -76,8 +76,8 @@ func TestTranscodeLifecycle(t *testing.T) {
 			!req.GetRequestedAt().AsTime().Equal(v.CreatedAt) {
 			t.Fatalf("job = %v, want the video's id, duration, title and creation time", &req)
 		}
-		if jobs.Notified() != 1 {
-			t.Fatalf("job outbox notified %d times, want 1", jobs.Notified())
+		if ob.Notified() != 1 {
+			t.Fatalf("outbox notified %d times after Create, want 1", ob.Notified())
 		}
 
 		got, changed := complete(v.ID, domain.StatusReady, "")

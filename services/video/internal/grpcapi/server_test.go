@@ -90,7 +90,7 @@ func TestCompleteTranscode(t *testing.T) {
 	databasetest.ForEachBackend(t, store.Migrations(), func(t *testing.T, db *database.DB) {
 		ctx := t.Context()
 		ob := outboxtest.NewTable(t, db)
-		svc := domain.NewService(store.New(db, ob, store.WithJobs(ob)), domain.WithTranscoding())
+		svc := domain.NewService(store.New(db, ob, store.WithTranscodeQueue("vidstream.transcode")), domain.WithTranscoding())
 		client := serve(t, svc)
 		newVideo := func() string {
 			t.Helper()

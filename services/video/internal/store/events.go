@@ -69,15 +69,15 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 }
 
 // toJob translates the domain's transcode request into the job contract
-// (services/api/jobs/v1) on the transcode work queue. The outbox row is
-// the same as an event's; the relay's work-queue destination publishes it.
-func toJob(j domain.TranscodeJob) (outbox.Event, error) {
+// (services/api/jobs/v1) for the work queue queue. It goes into the outbox
+// like an event; the outbox's job relay sends it to RabbitMQ.
+func toJob(queue string, j domain.TranscodeJob) (outbox.Event, error) {
 	duration, err := wireSeconds(j.DurationSeconds)
 	if err != nil {
 		return outbox.Event{}, err
 	}
 	return outbox.Event{
-		Topic: events.TranscodeQueue,
+		Queue: queue,
 		Key:   j.VideoID.String(),
 		Payload: &jobsv1.TranscodeRequested{
 			VideoId:         j.VideoID.String(),

@@ -35,10 +35,10 @@ func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations")
 type Store struct {
 	db     *database.DB
 	outbox outbox.Writer
-	// jobs carries transcode jobs to the work queue through the outbox;
-	// nil when the job queue is off.
-	jobs outbox.Writer
-	q    queries
+	// transcodeQueue is the work queue transcode jobs go to, through the
+	// outbox; empty when the job queue is off.
+	transcodeQueue string
+	q              queries
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -46,10 +46,11 @@ var _ domain.Store = (*Store)(nil)
 // Option configures a Store.
 type Option func(*Store)
 
-// WithJobs sends the transcode jobs the domain requests through w, an
-// outbox writing to the same database whose relay publishes to the work
-// queue. Without it, requesting a transcode is an error.
-func WithJobs(w outbox.Writer) Option { return func(s *Store) { s.jobs = w } }
+// WithTranscodeQueue sends the transcode jobs the domain requests to the
+// work queue named queue (events.TranscodeQueue, but for tests sharing a
+// broker), through the outbox, whose job relay publishes them. Without
+// it, requesting a transcode is an error.
+func WithTranscodeQueue(queue string) Option { return func(s *Store) { s.transcodeQueue = queue } }
 
 // New returns a Store over an opened, migrated database whose events go to
 // ob, which must write to the same database (outbox.New(db, ...)).
@@ -78,9 +79,6 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 	if last.emitted {
 		s.outbox.Notify()
 	}
-	if last.requested {
-		s.jobs.Notify()
-	}
 	return nil
 }
 
@@ -91,7 +89,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 func (s *Store) Bind(tx *sql.Tx) domain.Tx { return s.bind(tx) }
 
 func (s *Store) bind(tx *sql.Tx) *txn {
-	return &txn{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox, jobs: s.jobs}
+	return &txn{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox, transcodeQueue: s.transcodeQueue}
 }
 
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (domain.Video, error) {
@@ -112,13 +110,12 @@ func (s *Store) Popular(ctx context.Context, limit int) ([]domain.Video, error) 
 
 // txn implements domain.Tx over one SQL transaction.
 type txn struct {
-	q       queries
-	tx      *sql.Tx
-	outbox  outbox.Writer
-	jobs    outbox.Writer
+	q              queries
+	tx             *sql.Tx
+	outbox         outbox.Writer
+	transcodeQueue string
+	// emitted is set once an event or a job was enqueued.
 	emitted bool
-	// requested is set once a transcode job was enqueued.
-	requested bool
 }
 
 var _ domain.Tx = (*txn)(nil)
@@ -142,11 +139,13 @@ func (t *txn) SetStatus(ctx context.Context, id uuid.UUID, status domain.Status,
 }
 
 func (t *txn) RequestTranscode(ctx context.Context, job domain.TranscodeJob) error {
-	if t.jobs == nil {
+	if t.transcodeQueue == "" {
 		return fmt.Errorf("transcode of video %s requested, but the job queue is off", job.VideoID)
 	}
-	n, err := outbox.EnqueueAll(ctx, t.jobs, t.tx, []domain.TranscodeJob{job}, toJob)
-	t.requested = t.requested || n > 0
+	n, err := outbox.EnqueueAll(ctx, t.outbox, t.tx, []domain.TranscodeJob{job}, func(j domain.TranscodeJob) (outbox.Event, error) {
+		return toJob(t.transcodeQueue, j)
+	})
+	t.emitted = t.emitted || n > 0
 	return err
 }
 

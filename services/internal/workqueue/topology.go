@@ -31,10 +31,13 @@ type Topology struct {
 	// Queue is the work queue, e.g. events.TranscodeQueue. Tests prefix it
 	// to get queues of their own on a shared broker.
 	Queue string
-	// RetryDelay is the retry queue's message TTL (default 5 s). It is a
-	// property of the queue on the broker: declaring the queue again with
-	// another delay fails (PRECONDITION_FAILED) until the retry queue,
-	// which holds nothing for longer than the old delay, is deleted.
+	// RetryDelay is the retry queue's message TTL (the consumer's default
+	// is DefaultRetryDelay). It is a property of the queue on the broker:
+	// declaring the queue again with another delay fails
+	// (PRECONDITION_FAILED) until the retry queue, which holds nothing for
+	// longer than the old delay, is deleted. Zero declares the work queue
+	// and the dead-letter queue only, which is what a producer needs: the
+	// retry policy, and so the retry queue, is the consumer's.
 	RetryDelay time.Duration
 }
 
@@ -68,7 +71,6 @@ func Declare(ch *amqp.Channel, t Topology) error {
 	if t.Queue == "" {
 		return errors.New("workqueue: declare: empty queue name")
 	}
-	t = t.withDefaults()
 	declare := func(name string, args amqp.Table) error {
 		args["x-queue-type"] = "quorum"
 		// durable, not auto-delete, not exclusive: the queue outlives
@@ -89,6 +91,9 @@ func Declare(ch *amqp.Channel, t Topology) error {
 		"x-overflow":                "reject-publish",
 	}); err != nil {
 		return err
+	}
+	if t.RetryDelay <= 0 {
+		return nil
 	}
 	return declare(t.RetryQueue(), amqp.Table{
 		"x-message-ttl":             t.RetryDelay.Milliseconds(),

@@ -36,6 +36,9 @@ type Config struct {
 	service.Base
 	// UserGRPCAddr is the user service, asked about every bearer token.
 	UserGRPCAddr string `env:"USER_GRPC_ADDR, default=127.0.0.1:9081"`
+	// TranscodeQueue is the work queue transcode jobs go to when the job
+	// queue is on (RABBITMQ_URL); the transcoder works the same one off.
+	TranscodeQueue string `env:"TRANSCODE_QUEUE, default=vidstream.transcode"`
 }
 
 // New wires the video service; see service.New for what it opens and binds.
@@ -57,6 +60,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 		Migrations: store.Migrations(),
 		OpenAPI:    httpapi.OpenAPI,
 		Produces:   []string{events.VideosTopic},
+		Sends:      []string{cfg.TranscodeQueue},
 		Build: func(_ context.Context, k *service.Kit) (service.Parts, error) {
 			// Connects lazily: until the user service is up, authenticated
 			// requests answer 503 and reads work.
@@ -64,8 +68,18 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 			if err != nil {
 				return service.Parts{}, err
 			}
-			st := store.New(k.DB, k.Outbox)
-			svc := domain.NewService(st)
+			var (
+				storeOpts  []store.Option
+				domainOpts []domain.Option
+			)
+			if k.Jobs != nil {
+				// With a job queue, a new video waits for the transcoder;
+				// without, it is ready at once.
+				storeOpts = append(storeOpts, store.WithTranscodeQueue(cfg.TranscodeQueue))
+				domainOpts = append(domainOpts, domain.WithTranscoding())
+			}
+			st := store.New(k.DB, k.Outbox, storeOpts...)
+			svc := domain.NewService(st, domainOpts...)
 			viewCounter := consumers.NewViewCounter(svc, st, k.Log.With(slog.String("component", "view-counter")))
 			return service.Parts{
 				HTTP: func(base chi.Router) http.Handler {

@@ -20,9 +20,13 @@ import (
 	"github.com/vidstream/vidstream/services/transcoder/internal/domain"
 )
 
-// TranscodeRequestedType is the CloudEvents type of the one job this
-// queue carries.
-var TranscodeRequestedType = events.Type(events.TranscodeQueue, &jobsv1.TranscodeRequested{})
+// TranscodeRequestedType is the CloudEvents type of the one job the
+// transcode queue carries: "vidstream.transcode.TranscodeRequested" (the
+// queue's name and the message's; a test's queue of its own changes the
+// first part).
+func TranscodeRequestedType(queue string) string {
+	return events.Type(queue, &jobsv1.TranscodeRequested{})
+}
 
 // Handler returns the workqueue handler of the transcode queue.
 //
@@ -56,8 +60,8 @@ func Handler(w *domain.Worker, log *slog.Logger) workqueue.Handler {
 }
 
 func decode(m workqueue.Message) (domain.Job, error) {
-	if m.Type != TranscodeRequestedType {
-		return domain.Job{}, fmt.Errorf("job %s: type %q is not %q", m.ID, m.Type, TranscodeRequestedType)
+	if want := TranscodeRequestedType(m.Queue); m.Type != want {
+		return domain.Job{}, fmt.Errorf("job %s: type %q is not %q", m.ID, m.Type, want)
 	}
 	var req jobsv1.TranscodeRequested
 	if err := proto.Unmarshal(m.Body, &req); err != nil {

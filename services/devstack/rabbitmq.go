@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // The devstack's own RabbitMQ node: AMQP on the standard port, and the
@@ -132,22 +133,10 @@ func (s *stack) epmdSpec(epmd string) procSpec {
 	}
 }
 
-// probeTCP succeeds when something accepts connections on addr.
-func probeTCP(addr string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	}
-}
-
-// probeAMQP succeeds when addr answers the AMQP 0-9-1 protocol header with
-// a method frame on channel 0 (connection.start): the broker is up and
-// speaks AMQP, not just that its port is open.
-func probeAMQP(addr string) func(context.Context) error {
+// probeEPMD succeeds when an Erlang port mapper answers a NAMES request
+// (a 2-byte length, then 'n') at addr with its port: it is up, and it is
+// an epmd.
+func probeEPMD(addr string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", addr)
@@ -155,21 +144,34 @@ func probeAMQP(addr string) func(context.Context) error {
 			return err
 		}
 		defer conn.Close()
-		if dl, ok := ctx.Deadline(); ok {
-			_ = conn.SetDeadline(dl)
-		} else {
-			_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write([]byte{0, 1, 'n'}); err != nil {
+			return fmt.Errorf("epmd %s: %w", addr, err)
 		}
-		if _, err := conn.Write([]byte("AMQP\x00\x00\x09\x01")); err != nil {
-			return fmt.Errorf("amqp %s: %w", addr, err)
+		var port [4]byte
+		if _, err := io.ReadFull(conn, port[:]); err != nil {
+			return fmt.Errorf("epmd %s: no answer to NAMES: %w", addr, err)
 		}
-		var hdr [3]byte // frame type, channel (2 bytes)
-		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			return fmt.Errorf("amqp %s: no connection.start: %w", addr, err)
-		}
-		if hdr != [3]byte{1, 0, 0} {
-			return errors.New("amqp " + addr + ": not an AMQP 0-9-1 broker")
+		if got := int(port[0])<<24 | int(port[1])<<16 | int(port[2])<<8 | int(port[3]); got != rabbitEPMDPort {
+			return fmt.Errorf("epmd %s: answers for port %d", addr, got)
 		}
 		return nil
+	}
+}
+
+// probeAMQP succeeds when the broker at url accepts an AMQP connection:
+// the whole handshake, then a clean close, so the broker logs no warning
+// for every probe.
+func probeAMQP(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		timeout := 2 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(timeout)})
+		if err != nil {
+			return fmt.Errorf("amqp %s: %w", redact(url), err)
+		}
+		return conn.Close()
 	}
 }

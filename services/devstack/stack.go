@@ -162,7 +162,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			if err := s.waitReady(ctx, epmd, probeTCP(net.JoinHostPort("127.0.0.1", strconv.Itoa(rabbitEPMDPort)))); err != nil {
+			if err := s.waitReady(ctx, epmd, probeEPMD(net.JoinHostPort("127.0.0.1", strconv.Itoa(rabbitEPMDPort)))); err != nil {
 				return err
 			}
 			spec, err := s.rabbitSpec(s.queue.server)
@@ -173,7 +173,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			return s.waitReady(ctx, p, probeAMQP(net.JoinHostPort("127.0.0.1", strconv.Itoa(rabbitPort))))
+			return s.waitReady(ctx, p, probeAMQP(s.queue.url))
 		},
 		func(ctx context.Context) error {
 			if !embeddedJaeger {

@@ -55,7 +55,7 @@ func (q queueChoice) embedded() bool { return q.server != "" }
 func chooseRabbitMQ(cfg config) queueChoice {
 	switch cfg.rabbitmq {
 	case "off":
-		return queueChoice{why: "turned off (RABBITMQ_URL=off)"}
+		return queueChoice{why: "RABBITMQ_URL=off"}
 	case "":
 	default:
 		return queueChoice{url: cfg.rabbitmq}

@@ -473,8 +473,8 @@ func TestChooseRabbitMQ(t *testing.T) {
 	}
 	t.Setenv("PATH", t.TempDir()) // no rabbitmq-server, no epmd
 	for name, tc := range map[string]struct {
-		cfg                config
-		on, embedded       bool
+		cfg                 config
+		on, embedded        bool
 		url, why, inSummary string
 	}{
 		"external": {cfg: config{rabbitmq: "amqp://u:p@mq:5672/"}, on: true, url: "amqp://u:p@mq:5672/", inSummary: "amqp://u:xxxxx@mq:5672/   (external)"},

@@ -169,7 +169,7 @@ func newTranscodeRig(t *testing.T) *transcodeRig {
 // start runs the transcoder process and returns its log.
 func (r *transcodeRig) start(t *testing.T) *logWatch {
 	t.Helper()
-	r.proc = exec.Command(r.bin) //nolint:gosec // G204: the binary this test built
+	r.proc = exec.Command(r.bin)
 	r.proc.Env = r.env
 	logs := newLogWatch()
 	r.proc.Stdout, r.proc.Stderr = logs, logs

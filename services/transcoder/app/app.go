@@ -9,10 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/service"
@@ -82,7 +80,7 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 			}
 			worker := domain.NewWorker(renderer, videoclient.New(videov1.NewVideoServiceClient(videoConn)), cfg.MaxAttempts)
 			return service.Parts{
-				HTTP: func(base chi.Router) http.Handler { return httpapi.NewServer(base) },
+				HTTP: httpapi.NewServer,
 				Jobs: []service.JobConsumer{{
 					Queue:       cfg.Queue,
 					Handle:      jobs.Handler(worker, k.Log),

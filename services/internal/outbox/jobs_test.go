@@ -100,7 +100,12 @@ func TestJobsWaitWhileRabbitMQIsDownAndAllArriveAfter(t *testing.T) {
 		cctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- c.Run(cctx) }()
-		defer func() { cancel(); <-done }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("consumer Run: %v", err)
+			}
+		}()
 		kafkatest.Eventually(t, func() error {
 			mu.Lock()
 			defer mu.Unlock()

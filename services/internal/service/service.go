@@ -299,8 +299,11 @@ func New(ctx context.Context, spec Spec, base Base, p telemetry.Providers) (a *A
 				return nil, err
 			}
 			k.Outbox = outbox.New(k.DB, "/services/"+spec.Name, p)
-			if len(spec.Sends) > 0 && base.RabbitMQURL != "" {
+			switch {
+			case len(spec.Sends) > 0 && base.RabbitMQURL != "":
 				k.Jobs = k.Outbox
+			case len(spec.Sends) > 0:
+				log.InfoContext(ctx, "RABBITMQ_URL is not set: the job queue is off")
 			}
 		}
 	}

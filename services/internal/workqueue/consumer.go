@@ -384,7 +384,7 @@ func (c *Consumer) spanOptions(ctx context.Context, m Message, d amqp.Delivery) 
 		semconv.MessagingOperationTypeProcess,
 		semconv.MessagingOperationName(opProcess),
 		semconv.MessagingMessageBodySize(len(m.Body)),
-		semconv.MessagingRabbitMQMessageDeliveryTag(int(d.DeliveryTag)), //nolint:gosec // G115: tags count up from 1 per channel
+		semconv.MessagingRabbitMQMessageDeliveryTag(int(d.DeliveryTag)),
 		attribute.Int(attrAttempt, m.Attempt),
 		attribute.Bool("vidstream.workqueue.redelivered", m.Redelivered),
 	}

@@ -107,7 +107,7 @@ func (m Message) publishing() amqp.Publishing {
 	if m.Key != "" {
 		headers[HeaderKey] = m.Key
 	}
-	headers[HeaderAttempt] = int32(min(m.attempt(), 1<<30)) //nolint:gosec // G115: bounded just before
+	headers[HeaderAttempt] = int32(min(m.attempt(), 1<<30))
 	return amqp.Publishing{
 		Headers:      headers,
 		ContentType:  ContentTypeProtobuf,
@@ -207,7 +207,7 @@ func republish(d amqp.Delivery, attempt int, extra map[string]string) amqp.Publi
 	for k, v := range extra {
 		headers[k] = v
 	}
-	headers[HeaderAttempt] = int32(min(attempt, 1<<30)) //nolint:gosec // G115: bounded just before
+	headers[HeaderAttempt] = int32(min(attempt, 1<<30))
 	return amqp.Publishing{
 		Headers:         headers,
 		ContentType:     d.ContentType,

@@ -272,7 +272,7 @@ func checkAttrs(t *testing.T, span string, attrs []attribute.KeyValue, want map[
 	t.Helper()
 	got := map[attribute.Key]string{}
 	for _, a := range attrs {
-		got[a.Key] = a.Value.Emit()
+		got[a.Key] = a.Value.String()
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"time"
 
-
 	videov1 "github.com/vidstream/vidstream/services/api/video/v1"
 	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/internal/telemetry"

@@ -693,4 +693,3 @@ func unsampled(ctx context.Context) context.Context {
 		// TraceFlags zero: not sampled.
 	}))
 }
-

@@ -29,27 +29,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+	"github.com/vidstream/vidstream/services/internal/lifecycle"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// After the first signal, give the signals back their default
-		// action: a second Ctrl-C ends devstack at once, and the children,
-		// which get SIGTERM when their parent dies (see sysproc_linux.go),
-		// still shut down cleanly.
-		<-ctx.Done()
-		stop()
-	}()
-	err := run(ctx, os.Args, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "devstack:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("devstack", run) }

@@ -177,7 +177,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 func environ() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "POSTGRES_") {
+		if !strings.HasPrefix(kv, "POSTGRES_") && !strings.HasPrefix(kv, "KAFKA_") {
 			env = append(env, kv)
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
 	"github.com/vidstream/vidstream/services/internal/kafkabus/kafkatest"
+	"github.com/vidstream/vidstream/services/internal/loopback"
 	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	videoapp "github.com/vidstream/vidstream/services/video/app"
@@ -23,6 +26,56 @@ import (
 
 // kafkaOutage is how long the broker stays down.
 const kafkaOutage = 30 * time.Second
+
+// restartable is a broker the drill can stop and start again at the same
+// address, keeping its topics, records and committed offsets.
+type restartable interface {
+	Brokers() []string
+	Stop()
+	Start()
+}
+
+// ownKafka is an Apache Kafka broker of the drill's own, run by
+// hack/kafka.sh on free ports with its data in a temporary directory.
+type ownKafka struct {
+	t       *testing.T
+	root    string
+	env     []string
+	brokers []string
+}
+
+func newOwnKafka(t *testing.T) *ownKafka {
+	t.Helper()
+	gomod, err := exec.CommandContext(t.Context(), "go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(loopback.FreeAddr(t), ":")
+	_, controller, _ := strings.Cut(loopback.FreeAddr(t), ":")
+	k := &ownKafka{t: t, root: filepath.Dir(strings.TrimSpace(string(gomod))), env: append(environ(),
+		"KAFKA_PORT="+port, "KAFKA_CONTROLLER_PORT="+controller,
+		"KAFKA_DATA_DIR="+t.TempDir(), "KAFKA_HEAP=384m")}
+	k.brokers = strings.Split(k.run("start"), ",")
+	t.Cleanup(func() { k.run("clean") })
+	return k
+}
+
+func (k *ownKafka) run(verb string) string {
+	k.t.Helper()
+	cmd := exec.CommandContext(context.Background(), "hack/kafka.sh", verb)
+	cmd.Dir, cmd.Env = k.root, k.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		k.t.Fatalf("hack/kafka.sh %s: %v\n%s", verb, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (k *ownKafka) Brokers() []string { return k.brokers }
+func (k *ownKafka) Stop()             { k.run("stop") }
+func (k *ownKafka) Start()            { k.run("start") }
 
 func send(ctx context.Context, client *http.Client, method, url, token string, body any) (int, []byte, error) {
 	b, err := json.Marshal(body)
@@ -52,12 +105,19 @@ func send(ctx context.Context, client *http.Client, method, url, token string, b
 // counter's consumer group catches up (lag zero), all without anyone's
 // help.
 //
-// Always on a restartable in-process broker (kafkatest.NewCluster), even
-// when a real cluster is configured: stopping a broker other tests share
-// would break them.
+// The broker is never the one other tests share, since stopping it would
+// break them: where Apache Kafka is installed (VIDSTREAM_TEST_KAFKA_BROKERS
+// set, as in CI) the drill starts a real broker of its own with
+// hack/kafka.sh on free ports and stops its process; elsewhere it uses a
+// restartable in-process broker (kafkatest.NewCluster).
 func TestKafkaDownUnderLoad(t *testing.T) {
 	gate(t)
-	cluster := kafkatest.NewCluster(t)
+	var cluster restartable
+	if kafkatest.IsReal() {
+		cluster = newOwnKafka(t)
+	} else {
+		cluster = kafkatest.NewCluster(t)
+	}
 	brokers := cluster.Brokers()
 	dir := t.TempDir()
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -16,11 +16,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/vidstream/vidstream/services/internal/lifecycle"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
@@ -33,16 +32,7 @@ import (
 	"github.com/vidstream/vidstream/services/topic-operator/app"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout)
-	// Not deferred: os.Exit would skip it.
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("topic-operator", run) }
 
 // run is main without process globals, so it can be tested.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {

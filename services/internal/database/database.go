@@ -64,7 +64,7 @@ func Open(ctx context.Context, url string, migrations fs.FS, p telemetry.Provide
 	if err != nil {
 		return nil, err
 	}
-	p = withDefaults(p)
+	p = p.OrNoop()
 
 	var db *DB
 	switch t.dialect {
@@ -114,24 +114,4 @@ func ping(ctx context.Context, db *sql.DB, timeout time.Duration, where string) 
 		return fmt.Errorf("database unreachable at %s: %w", where, err)
 	}
 	return nil
-}
-
-// withDefaults fills unset providers with no-ops rather than the otel
-// globals, so a forgotten field means "no telemetry", never "someone else's
-// telemetry".
-func withDefaults(p telemetry.Providers) telemetry.Providers {
-	noop := telemetry.Noop()
-	if p.Tracer == nil {
-		p.Tracer = noop.Tracer
-	}
-	if p.Meter == nil {
-		p.Meter = noop.Meter
-	}
-	if p.Propagator == nil {
-		p.Propagator = noop.Propagator
-	}
-	if p.Logger == nil {
-		p.Logger = noop.Logger
-	}
-	return p
 }

@@ -73,7 +73,7 @@ func WithGRPCOptions(opts ...grpc.DialOption) DialOption {
 // UNAVAILABLE and a default deadline. Like grpc.NewClient it does not
 // connect: the first call does, so services can start in any order.
 func Dial(target string, p telemetry.Providers, opts ...DialOption) (*grpc.ClientConn, error) {
-	p = withDefaults(p)
+	p = p.OrNoop()
 	cfg := dialConfig{defaultTimeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(&cfg)

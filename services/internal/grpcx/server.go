@@ -32,7 +32,7 @@ const (
 // opts are appended, so a caller can add interceptors (they run inside ours)
 // or override limits.
 func NewServer(p telemetry.Providers, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	p = withDefaults(p)
+	p = p.OrNoop()
 	ic := interceptors{logger: p.Logger}
 	base := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(

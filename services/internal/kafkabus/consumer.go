@@ -146,7 +146,7 @@ func NewConsumer(cfg ConsumerConfig, db *database.DB, h Handler, p telemetry.Pro
 	if cfg.HandlerTimeout <= 0 {
 		cfg.HandlerTimeout = defaultHandlerTimeout
 	}
-	p = withDefaults(p)
+	p = p.OrNoop()
 	return &Consumer{
 		cfg:    cfg,
 		db:     db,

@@ -84,7 +84,7 @@ func WithClientID(id string) ProducerOption {
 // and never to a topic that does not exist: auto-creation would give a
 // mistyped topic the broker's default partition count and hide the mistake.
 func NewProducer(brokers []string, p telemetry.Providers, opts ...ProducerOption) *Producer {
-	p = withDefaults(p)
+	p = p.OrNoop()
 	log := p.Logger.With(slog.String("component", "kafkabus.producer"))
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),

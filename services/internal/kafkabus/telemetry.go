@@ -13,25 +13,6 @@ import (
 // instrumentationName scopes this package's spans and metrics.
 const instrumentationName = "github.com/vidstream/vidstream/services/internal/kafkabus"
 
-// withDefaults fills unset providers with no-ops, never with the otel
-// globals: a forgotten field means "no telemetry", not someone else's.
-func withDefaults(p telemetry.Providers) telemetry.Providers {
-	noop := telemetry.Noop()
-	if p.Tracer == nil {
-		p.Tracer = noop.Tracer
-	}
-	if p.Meter == nil {
-		p.Meter = noop.Meter
-	}
-	if p.Propagator == nil {
-		p.Propagator = noop.Propagator
-	}
-	if p.Logger == nil {
-		p.Logger = noop.Logger
-	}
-	return p
-}
-
 func tracer(p telemetry.Providers) trace.Tracer { return p.Tracer.Tracer(instrumentationName) }
 
 func meter(p telemetry.Providers) metric.Meter { return p.Meter.Meter(instrumentationName) }

@@ -162,7 +162,7 @@ func NewJobRelay(db *database.DB, pub JobPublisher, p telemetry.Providers, opts 
 }
 
 func newRelay(db *database.DB, dest string, lockSpace int, p telemetry.Providers, opts RelayOptions) *Relay {
-	p = withDefaults(p)
+	p = p.OrNoop()
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = defaultPollInterval
 	}
@@ -692,22 +692,4 @@ func unsampled(ctx context.Context) context.Context {
 		SpanID:  sid,
 		// TraceFlags zero: not sampled.
 	}))
-}
-
-// withDefaults fills unset providers with no-ops, never the otel globals.
-func withDefaults(p telemetry.Providers) telemetry.Providers {
-	noop := telemetry.Noop()
-	if p.Tracer == nil {
-		p.Tracer = noop.Tracer
-	}
-	if p.Meter == nil {
-		p.Meter = noop.Meter
-	}
-	if p.Propagator == nil {
-		p.Propagator = noop.Propagator
-	}
-	if p.Logger == nil {
-		p.Logger = noop.Logger
-	}
-	return p
 }

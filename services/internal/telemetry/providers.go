@@ -30,6 +30,27 @@ func (p Providers) Log() *slog.Logger {
 	return p.Logger
 }
 
+// OrNoop fills p's unset providers with no-ops, never with the otel
+// globals: a component given a Providers with a forgotten field records
+// nothing there, rather than into someone else's telemetry (otelgrpc and
+// otelsql would fall back to the globals).
+func (p Providers) OrNoop() Providers {
+	noop := Noop()
+	if p.Tracer == nil {
+		p.Tracer = noop.Tracer
+	}
+	if p.Meter == nil {
+		p.Meter = noop.Meter
+	}
+	if p.Propagator == nil {
+		p.Propagator = noop.Propagator
+	}
+	if p.Logger == nil {
+		p.Logger = noop.Logger
+	}
+	return p
+}
+
 // Noop returns providers that record nothing; useful where telemetry is not
 // under test.
 func Noop() Providers {

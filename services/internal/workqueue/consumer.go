@@ -108,7 +108,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, p telemetry.Providers) (*Consume
 	if cfg.Name == "" {
 		cfg.Name = "vidstream consumer " + cfg.Topology.Queue
 	}
-	p = withDefaults(p)
+	p = p.OrNoop()
 	return &Consumer{
 		cfg:    cfg,
 		handle: h,

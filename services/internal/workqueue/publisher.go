@@ -105,7 +105,7 @@ func WithConnectionName(name string) PublisherOption {
 // NewPublisher returns a Publisher for the broker at url
 // ("amqp://user:password@host:port/vhost"). It connects lazily.
 func NewPublisher(url string, p telemetry.Providers, opts ...PublisherOption) *Publisher {
-	p = withDefaults(p)
+	p = p.OrNoop()
 	pub := &Publisher{
 		url:  url,
 		name: "vidstream publisher",

@@ -14,25 +14,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/vidstream/vidstream/services/internal/database"
+	"github.com/vidstream/vidstream/services/internal/lifecycle"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/loadgen/bench/internal/bare"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bareserver:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("bareserver", run) }
 
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	env := func(key, def string) string {

@@ -9,26 +9,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/vidstream/vidstream/services/internal/lifecycle"
 	"github.com/vidstream/vidstream/services/internal/service"
 	"github.com/vidstream/vidstream/services/transcoder/app"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout)
-	// Not deferred: os.Exit would skip it.
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("transcoder", run) }
 
 // run is main without process globals, so it can be tested.
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {

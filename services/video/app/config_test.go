@@ -26,6 +26,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 			ServiceAuth:     service.ServiceAuthRequired,
 		},
 		UserGRPCAddr: "127.0.0.1:9081",
+		// The contract's queue, spelled out: the transcoder reads the
+		// same default.
+		TranscodeQueue: "vidstream.transcode",
 	}
 	if !reflect.DeepEqual(defaults, want) {
 		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)
@@ -34,12 +37,15 @@ func TestConfigFromEnvironment(t *testing.T) {
 	env := map[string]string{
 		"KAFKA_BROKERS":        "kafka-0:9092,kafka-1:9092",
 		"KAFKA_TOPICS_MANAGED": "true",
+		"RABBITMQ_URL":         "amqp://mq:5672/",
+		"TRANSCODE_QUEUE":      "staging.vidstream.transcode",
 	}
 	var cfg app.Config
 	if err := config.Load(t.Context(), func(k string) string { return env[k] }, &cfg); err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged {
+	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged ||
+		cfg.RabbitMQURL != "amqp://mq:5672/" || cfg.TranscodeQueue != "staging.vidstream.transcode" {
 		t.Fatalf("config = %+v", cfg)
 	}
 }

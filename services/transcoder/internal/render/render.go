@@ -62,13 +62,9 @@ func New(opts Options, p telemetry.Providers) (*Simulator, error) {
 	if seed == 0 {
 		seed = rand.Uint64() //nolint:gosec // G404: a simulated failure needs no cryptographic randomness
 	}
-	tp := p.Tracer
-	if tp == nil {
-		tp = telemetry.Noop().Tracer
-	}
 	return &Simulator{
 		opts:   opts,
-		tracer: tp.Tracer("github.com/vidstream/vidstream/services/transcoder/internal/render"),
+		tracer: p.OrNoop().Tracer.Tracer("github.com/vidstream/vidstream/services/transcoder/internal/render"),
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), //nolint:gosec // G404: as above
 	}, nil
 }

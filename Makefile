@@ -114,8 +114,11 @@ demo: ## with `make run` up: every API flow once, each trace drawn as a waterfal
 	go run ./services/loadgen demo
 
 E2E_TIMEOUT ?= 40m
+# The job queue: RABBITMQ_URL, else the test servers' RabbitMQ (CI exports
+# VIDSTREAM_TEST_RABBITMQ_URL), else devstack's own node if rabbitmq-server is
+# installed.
 e2e: ## build and start the whole system, run the demo, check its traces in Jaeger
-	VIDSTREAM_E2E=1 go test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestEndToEnd$$' -v ./services/devstack
+	RABBITMQ_URL="$${RABBITMQ_URL:-$${VIDSTREAM_TEST_RABBITMQ_URL:-}}" VIDSTREAM_E2E=1 go test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestEndToEnd$$' -v ./services/devstack
 
 api-fuzz: ## start the whole system on a fresh data dir, fuzz the three REST APIs against their OpenAPI documents (schemathesis), stop it
 	@hack/api-fuzz.sh --stack
@@ -176,8 +179,8 @@ cluster-test: ## on a fresh real cluster: images, helm install/test, demo + trac
 kind-up: ## create (or reuse) the kind cluster of k8s/kind/cluster.yaml; then `skaffold dev`
 	@hack/kind-up.sh
 
-images: ## docker build vidstream/{user,video,watch-history,topic-operator}:$(IMAGE_VERSION) (needs a Docker engine)
-	@for s in user video watch-history topic-operator; do \
+images: ## docker build vidstream/{user,video,watch-history,transcoder,topic-operator}:$(IMAGE_VERSION) (needs a Docker engine)
+	@for s in user video watch-history transcoder topic-operator; do \
 		docker build --build-arg SERVICE=$$s --build-arg VERSION=$(IMAGE_VERSION) \
 			--build-arg COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" -t vidstream/$$s:$(IMAGE_VERSION) . ; \
 	done

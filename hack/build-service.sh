@@ -6,7 +6,7 @@
 # so a green CI means the images' binaries build.
 #
 # Usage: hack/build-service.sh SERVICE OUTPUT
-#   SERVICE  user, video, watch-history or topic-operator (a folder under
+#   SERVICE  user, video, watch-history, transcoder or topic-operator (a folder under
 #            services/ with a main.go)
 #   env      VERSION, COMMIT (default: what the toolchain records),
 #            GOOS, GOARCH (default: this machine)

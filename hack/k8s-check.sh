@@ -101,7 +101,7 @@ images() {
 		echo "the Dockerfile's build stage no longer runs hack/build-service.sh"
 		rc=1
 	}
-	for svc in user video watch-history topic-operator; do
+	for svc in user video watch-history transcoder topic-operator; do
 		out="$scratch/images/$svc"
 		VERSION="$version" COMMIT="$commit" hack/build-service.sh "$svc" "$out" || {
 			rc=1

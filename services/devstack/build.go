@@ -19,13 +19,18 @@ var services = []service{
 	{name: "user", pkg: "./services/user", httpPort: 8081, grpcPort: 9081},
 	{name: "video", pkg: "./services/video", httpPort: 8082, grpcPort: 9082},
 	{name: "watch-history", pkg: "./services/watch-history", httpPort: 8083, grpcPort: 9083},
+	{name: "transcoder", pkg: "./services/transcoder", httpPort: 8084, jobQueue: true},
 }
 
 type service struct {
 	name     string
 	pkg      string
 	httpPort int
+	// grpcPort is zero for a service that serves no gRPC.
 	grpcPort int
+	// jobQueue: the service works the job queue off, and runs only when
+	// there is one.
+	jobQueue bool
 }
 
 // jaegerModule is the tools module whose `tool` line pins Jaeger, kept out
@@ -120,7 +125,11 @@ func (b *builder) buildServices(ctx context.Context) error {
 	if err := b.goCommand(ctx, b.cfg.root, args...); err != nil {
 		return fmt.Errorf("build services: %w", err)
 	}
-	b.console.printf("built user, video, watch-history in %s", since(start))
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.name
+	}
+	b.console.printf("built %s in %s", strings.Join(names, ", "), since(start))
 	return nil
 }
 

@@ -186,3 +186,48 @@ func names(spans []*jaegerquery.Span) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// checkTranscodeTrace: with the job queue on, publishing a video is one
+// trace through the queue and back: video's HTTP server span, the relay's
+// AMQP producer span for the job, the transcoder's AMQP consumer span (its
+// child, linked to it), the transcoder's CompleteTranscode call and
+// video's server span for it, and the Kafka producer span of the
+// VideoPublished that call enqueued.
+func checkTranscodeTrace(tr *jaegerquery.Trace) error {
+	var errs []error
+	if len(tr.Roots) != 1 {
+		errs = append(errs, fmt.Errorf("%d roots (%s), want one connected trace", len(tr.Roots), names(tr.Roots)))
+	}
+	post := one(tr, &errs, "video", jaegerquery.KindServer, "POST /v1/videos")
+	send := one(tr, &errs, "video", jaegerquery.KindProducer, "send vidstream.transcode")
+	process := one(tr, &errs, "transcoder", jaegerquery.KindConsumer, "process vidstream.transcode")
+	call := one(tr, &errs, "transcoder", jaegerquery.KindClient, "vidstream.video.v1.VideoService/CompleteTranscode")
+	served := one(tr, &errs, "video", jaegerquery.KindServer, "vidstream.video.v1.VideoService/CompleteTranscode")
+	published := one(tr, &errs, "video", jaegerquery.KindProducer, "send vidstream.videos.v1")
+	for _, s := range []*jaegerquery.Span{send, process} {
+		if s != nil && s.Transport() != "rabbitmq" {
+			errs = append(errs, fmt.Errorf("%s span %q: messaging.system %q, want rabbitmq", s.Kind, s.Name, s.Attributes["messaging.system"]))
+		}
+	}
+	if post != nil && send != nil && !send.IsDescendantOf(post) {
+		errs = append(errs, errors.New("the job's producer span is not a descendant of POST /v1/videos"))
+	}
+	if send != nil && process != nil {
+		if !process.IsDescendantOf(send) {
+			errs = append(errs, errors.New("the transcoder's consumer span is not a descendant of the job's producer span"))
+		}
+		if !slices.ContainsFunc(process.Links, func(l jaegerquery.Link) bool { return l.SpanID == send.SpanID }) {
+			errs = append(errs, errors.New("the transcoder's consumer span does not link to the job's producer span"))
+		}
+	}
+	if process != nil && call != nil && !call.IsDescendantOf(process) {
+		errs = append(errs, errors.New("CompleteTranscode is not called under the consumer span"))
+	}
+	if call != nil && served != nil && !served.IsDescendantOf(call) {
+		errs = append(errs, errors.New("video's CompleteTranscode server span is not the transcoder's call's child"))
+	}
+	if served != nil && published != nil && !published.IsDescendantOf(served) {
+		errs = append(errs, errors.New("VideoPublished's producer span is not under CompleteTranscode"))
+	}
+	return errors.Join(errs...)
+}

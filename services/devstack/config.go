@@ -28,6 +28,11 @@ type config struct {
 	kafka []string
 	// redis is an existing Redis (a URL) to use instead of the embedded one.
 	redis string
+	// rabbitmq is an existing RabbitMQ to use ("off": run without the job
+	// queue); empty means devstack's own node, if rabbitmq-server is
+	// installed. rabbitmqServer names the rabbitmq-server to run.
+	rabbitmq       string
+	rabbitmqServer string
 	// otlp is an existing OTLP/HTTP endpoint to use instead of Jaeger.
 	otlp string
 	// jaegerBin is a Jaeger v2 binary to run instead of the module build.
@@ -90,6 +95,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.dataDir, "data", getenv("DEVSTACK_DATA"), "data directory, kept across runs (default: <root>/.data) [DEVSTACK_DATA]")
 	fs.StringVar(&kafka, "kafka", getenv("KAFKA_BROKERS"), "use these Kafka brokers (comma-separated) instead of the embedded broker [KAFKA_BROKERS]")
 	fs.StringVar(&cfg.redis, "redis", getenv("REDIS_URL"), "use this Redis (redis://host:port/db) for the video read cache's invalidations instead of the embedded one [REDIS_URL]")
+	fs.StringVar(&cfg.rabbitmq, "rabbitmq", getenv("RABBITMQ_URL"), "use this RabbitMQ for the transcode job queue instead of starting a node of devstack's own (when rabbitmq-server is installed); \"off\" runs without the job queue [RABBITMQ_URL]")
+	fs.StringVar(&cfg.rabbitmqServer, "rabbitmq-server", getenv("RABBITMQ_SERVER"), "the rabbitmq-server script to start (default: Debian's, else the one on PATH) [RABBITMQ_SERVER]")
 	fs.StringVar(&cfg.otlp, "otlp", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "export traces to this OTLP/HTTP endpoint instead of starting Jaeger [OTEL_EXPORTER_OTLP_ENDPOINT]")
 	fs.StringVar(&cfg.jaegerBin, "jaeger-bin", getenv("JAEGER_BIN"), "Jaeger v2 binary to run (default: `jaeger` on PATH, else the pinned release archive, else built from hack/tools/jaeger) [JAEGER_BIN]")
 	fs.BoolVar(&cfg.jaegerRelease, "jaeger-release", getenv("JAEGER_RELEASE") != "off", "download the pinned Jaeger release archive (checksum verified, cached in .cache/devstack) when no Jaeger is given; JAEGER_RELEASE=off turns it off, JAEGER_RELEASE_URL names a mirror [JAEGER_RELEASE]")

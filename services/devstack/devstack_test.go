@@ -462,3 +462,53 @@ func writeGoMod(t *testing.T, dir, module string) {
 		t.Fatal(err)
 	}
 }
+
+// The job queue: RABBITMQ_URL wins, "off" turns it off, else a node of
+// devstack's own when rabbitmq-server can be found, else none, and the
+// summary says which.
+func TestChooseRabbitMQ(t *testing.T) {
+	server := filepath.Join(t.TempDir(), "rabbitmq-server")
+	if err := os.WriteFile(server, []byte("#!/bin/sh\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // no rabbitmq-server, no epmd
+	for name, tc := range map[string]struct {
+		cfg                 config
+		on, embedded        bool
+		url, why, inSummary string
+	}{
+		"external": {cfg: config{rabbitmq: "amqp://u:p@mq:5672/"}, on: true, url: "amqp://u:p@mq:5672/", inSummary: "amqp://u:xxxxx@mq:5672/ (external)"},
+		"off":      {cfg: config{rabbitmq: "off"}, why: "RABBITMQ_URL=off", inSummary: "job queue off"},
+		"no epmd":  {cfg: config{rabbitmqServer: server}, why: "epmd", inSummary: "OFF"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := chooseRabbitMQ(tc.cfg)
+			if q.on() != tc.on || q.embedded() != tc.embedded || q.url != tc.url || !strings.Contains(q.why, tc.why) {
+				t.Fatalf("chooseRabbitMQ = %+v", q)
+			}
+			tc.cfg.root, tc.cfg.dataDir = "/repo", "/repo/.data"
+			s := &stack{cfg: tc.cfg, queue: q}
+			// Columns widen with the table's widest cell: compare words.
+			if sum := s.summary(summaryInfo{}); !strings.Contains(strings.Join(strings.Fields(sum), " "), tc.inSummary) {
+				t.Errorf("summary lacks %q:\n%s", tc.inSummary, sum)
+			}
+			ports := fmt.Sprint(s.ports(false, false))
+			if strings.Contains(ports, "8084") != q.on() || strings.Contains(ports, "5672") != q.embedded() {
+				t.Errorf("ports %s with the queue %+v", ports, q)
+			}
+		})
+	}
+	epmd := filepath.Join(filepath.Dir(server), "epmd")
+	if err := os.WriteFile(epmd, []byte("#!/bin/sh\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", filepath.Dir(server))
+	q := chooseRabbitMQ(config{rabbitmqServer: server})
+	if !q.embedded() || q.url != rabbitURL || q.epmd != epmd {
+		t.Fatalf("with rabbitmq-server and epmd: %+v, want devstack's own node", q)
+	}
+	s := &stack{cfg: config{root: "/repo", dataDir: "/repo/.data"}, queue: q}
+	if sum := s.summary(summaryInfo{}); !strings.Contains(sum, "devstack's own node, state in .data/rabbitmq") {
+		t.Errorf("summary:\n%s", sum)
+	}
+}

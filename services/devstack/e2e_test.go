@@ -86,6 +86,17 @@ func TestEndToEnd(t *testing.T) {
 		tr := waitForTrace(t, jc, loadgen, id, checkWatchTrace)
 		t.Logf("trace %s: %d spans from %v", id, len(tr.Spans), tr.Services())
 	})
+	t.Run("the job queue's hop in the trace of POST /v1/videos", func(t *testing.T) {
+		if !ds.queueOn() {
+			if os.Getenv("RABBITMQ_URL") != "" {
+				t.Fatal("RABBITMQ_URL is set but devstack ran without the job queue")
+			}
+			t.Skip("devstack ran without the job queue (no RABBITMQ_URL, no rabbitmq-server)")
+		}
+		id := report.flow(t, "publish videos").TraceID
+		tr := waitForTrace(t, jc, loadgen, id, checkTranscodeTrace)
+		t.Logf("trace %s: %d spans from %v", id, len(tr.Spans), tr.Services())
+	})
 	t.Run("UserDeleted purge reaches watch-history", func(t *testing.T) {
 		id := report.flow(t, "delete an account").TraceID
 		waitForTrace(t, jc, loadgen, id, checkPurgeTrace)
@@ -307,7 +318,9 @@ func startStack(t *testing.T, root, devstack, data string) *stackProcess {
 	t.Helper()
 	cmd := exec.Command(devstack, "-data", data, "-color", "never")
 	cmd.Dir = root
-	// Whatever the environment says, this test wants the embedded parts.
+	// Whatever the environment says, this test wants the embedded parts;
+	// RABBITMQ_URL alone is kept (CI's real broker; without it devstack
+	// starts a node of its own if it can).
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		for _, k := range []string{"KAFKA_BROKERS=", "OTEL_EXPORTER_OTLP_ENDPOINT=", "DEVSTACK_DATA=", "DEVSTACK_ROOT="} {
 			if strings.HasPrefix(kv, k) {
@@ -371,7 +384,9 @@ func (p *stackProcess) waitReady(t *testing.T, timeout time.Duration) {
 		"kafka":  probeKafka([]string{"127.0.0.1:9092"}),
 	}
 	for _, svc := range services {
-		probes[svc.name] = probeHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", svc.httpPort))
+		if !svc.jobQueue {
+			probes[svc.name] = probeHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", svc.httpPort))
+		}
 	}
 	for name, probe := range probes {
 		err := waitReady(t.Context(), name, nil, timeout, func(ctx context.Context) error {
@@ -393,6 +408,33 @@ func (p *stackProcess) waitReady(t *testing.T, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond) // waiting for a line of output, which has no other signal
 	}
+	if p.queueOn() {
+		for _, svc := range services {
+			if svc.jobQueue {
+				if err := waitReady(t.Context(), svc.name, nil, timeout, probeHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", svc.httpPort))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// queueOn reports whether this run has the job queue (and so the
+// transcoder); embeddedRabbit whether devstack started RabbitMQ itself.
+func (p *stackProcess) queueOn() bool { _, ok := p.children()["transcoder"]; return ok }
+
+func (p *stackProcess) embeddedRabbit() bool { _, ok := p.children()["rabbitmq"]; return ok }
+
+// ran is the stack this run started, for the ports it used.
+func (p *stackProcess) ran() *stack {
+	s := &stack{}
+	if p.queueOn() {
+		s.queue.url = "on"
+	}
+	if p.embeddedRabbit() {
+		s.queue.server = "embedded"
+	}
+	return s
 }
 
 // children returns the pids devstack reported starting.
@@ -418,7 +460,14 @@ func (p *stackProcess) terminate(t *testing.T, timeout time.Duration) {
 	if p.err != nil {
 		t.Fatalf("devstack exited with %v after SIGTERM, want a clean exit", p.err)
 	}
-	for _, want := range []string{"stopped watch-history", "stopped video", "stopped user", "stopped jaeger", "stopped kafka"} {
+	wants := []string{"stopped watch-history", "stopped video", "stopped user", "stopped jaeger", "stopped kafka"}
+	if p.queueOn() {
+		wants = append(wants, "stopped transcoder")
+	}
+	if p.embeddedRabbit() {
+		wants = append(wants, "stopped rabbitmq", "stopped epmd")
+	}
+	for _, want := range wants {
 		if !strings.Contains(p.out.String(), want) {
 			t.Errorf("devstack output lacks %q", want)
 		}
@@ -430,8 +479,10 @@ func (p *stackProcess) terminate(t *testing.T, timeout time.Duration) {
 func (p *stackProcess) checkNothingLeft(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	kids := p.children()
-	if len(kids) != 2+len(services) {
-		t.Fatalf("devstack reported starting %v, want kafka, jaeger and %d services", kids, len(services))
+	for _, want := range []string{"kafka", "jaeger", "user", "video", "watch-history"} {
+		if _, ok := kids[want]; !ok {
+			t.Fatalf("devstack reported starting %v, want kafka, jaeger and the services", kids)
+		}
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -442,7 +493,7 @@ func (p *stackProcess) checkNothingLeft(t *testing.T, timeout time.Duration) {
 			}
 		}
 		var listening []string
-		for _, port := range (&stack{}).ports(true, true) {
+		for _, port := range p.ran().ports(true, true) {
 			conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port.number)), 200*time.Millisecond)
 			if err == nil {
 				_ = conn.Close()

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,6 +64,8 @@ type stack struct {
 	// the run, so `make run` needs no key set up.
 	serviceKeys map[string]string
 	peers       string
+	// queue is the transcode job queue of this run, if any.
+	queue queueChoice
 
 	// procs are the running children, in start order.
 	mu    sync.Mutex
@@ -77,6 +80,7 @@ func (s *stack) run(ctx context.Context) (err error) {
 	embeddedKafka := len(s.cfg.kafka) == 0
 	embeddedJaeger := s.cfg.otlp == ""
 	redisURL := s.redisURL()
+	s.queue = chooseRabbitMQ(s.cfg)
 
 	var jaeger jaegerChoice
 	if embeddedJaeger {
@@ -172,6 +176,27 @@ func (s *stack) run(ctx context.Context) (err error) {
 			return s.waitReady(ctx, p, probeRedis(redisURL))
 		},
 		func(ctx context.Context) error {
+			if !s.queue.embedded() {
+				return nil
+			}
+			epmd, err := s.start(sp, s.epmdSpec(s.queue.epmd))
+			if err != nil {
+				return err
+			}
+			if err := s.waitReady(ctx, epmd, probeEPMD(net.JoinHostPort("127.0.0.1", strconv.Itoa(rabbitEPMDPort)))); err != nil {
+				return err
+			}
+			spec, err := s.rabbitSpec(s.queue.server)
+			if err != nil {
+				return err
+			}
+			p, err := s.start(sp, spec)
+			if err != nil {
+				return err
+			}
+			return s.waitReady(ctx, p, probeAMQP(s.queue.url))
+		},
+		func(ctx context.Context) error {
 			if !embeddedJaeger {
 				return nil
 			}
@@ -204,6 +229,9 @@ func (s *stack) run(ctx context.Context) (err error) {
 	// clients connect lazily, events wait in the outbox).
 	var starts []func(context.Context) error
 	for i, svc := range services {
+		if svc.jobQueue && !s.queue.on() {
+			continue
+		}
 		starts = append(starts, func(ctx context.Context) error {
 			p, err := s.start(sp, procSpec{
 				name:  svc.name,
@@ -264,8 +292,18 @@ func (s *stack) ports(embeddedKafka, embeddedJaeger bool) []port {
 		ps = append(ps, port{16686, "Jaeger UI/API"}, port{16685, "Jaeger query gRPC"},
 			port{4317, "OTLP gRPC"}, port{4318, "OTLP HTTP"}, port{13133, "Jaeger health"})
 	}
+	if s.queue.embedded() {
+		ps = append(ps, port{rabbitPort, "RabbitMQ AMQP"}, port{rabbitDistPort, "RabbitMQ distribution"},
+			port{rabbitEPMDPort, "RabbitMQ's Erlang port mapper"})
+	}
 	for _, svc := range services {
-		ps = append(ps, port{svc.httpPort, svc.name + " REST"}, port{svc.grpcPort, svc.name + " gRPC"})
+		if svc.jobQueue && !s.queue.on() {
+			continue
+		}
+		ps = append(ps, port{svc.httpPort, svc.name + " REST"})
+		if svc.grpcPort != 0 {
+			ps = append(ps, port{svc.grpcPort, svc.name + " gRPC"})
+		}
 	}
 	return ps
 }
@@ -305,7 +343,6 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 	}
 	env := append(os.Environ(),
 		"HTTP_ADDR=127.0.0.1:"+strconv.Itoa(svc.httpPort),
-		"GRPC_ADDR=127.0.0.1:"+strconv.Itoa(svc.grpcPort),
 		"DATABASE_URL="+dbURL,
 		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"USER_GRPC_ADDR=127.0.0.1:"+strconv.Itoa(services[0].grpcPort),
@@ -315,11 +352,17 @@ func (s *stack) serviceEnv(svc service, brokers []string, otlp string, embeddedJ
 		"SERVICE_AUTH=required",
 		"SERVICE_KEY="+s.serviceKeys[svc.name],
 		"SERVICE_PEERS="+s.peers,
+		// Empty when the queue is off, even if devstack's own
+		// environment names one ("off").
+		"RABBITMQ_URL="+s.queue.url,
 	)
 	if svc.name == "video" {
 		// The replicas' read cache is on only with a Redis to hear each
 		// other's changes through.
 		env = append(env, "REDIS_URL="+s.redisURL())
+	}
+	if svc.grpcPort != 0 {
+		env = append(env, "GRPC_ADDR=127.0.0.1:"+strconv.Itoa(svc.grpcPort))
 	}
 	if embeddedJaeger {
 		// The embedded Jaeger's OTLP/HTTP port; an external endpoint keeps

@@ -29,8 +29,16 @@ func (s *stack) summary(info summaryInfo) string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "  SERVICE\tREST API\tgRPC\tOPENAPI")
 	for _, svc := range services {
+		if svc.jobQueue && !s.queue.on() {
+			fmt.Fprintf(tw, "  %s\tnot started: the job queue is off\t\t\n", svc.name)
+			continue
+		}
 		rest := fmt.Sprintf("http://127.0.0.1:%d", svc.httpPort)
-		fmt.Fprintf(tw, "  %s\t%s\t127.0.0.1:%d\t%s/openapi.json\n", svc.name, rest, svc.grpcPort, rest)
+		grpc := "-"
+		if svc.grpcPort != 0 {
+			grpc = fmt.Sprintf("127.0.0.1:%d", svc.grpcPort)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s/openapi.json\n", svc.name, rest, grpc, rest)
 	}
 	_ = tw.Flush()
 	b.WriteString("\n")
@@ -55,6 +63,15 @@ func (s *stack) summary(info summaryInfo) string {
 		fmt.Fprintf(tw, "  Redis\t%s\t(embedded miniredis: video's cache invalidations)\n", s.redisURL())
 	} else {
 		fmt.Fprintf(tw, "  Redis\t%s\t(external: video's cache invalidations)\n", redact(s.cfg.redis))
+	}
+	switch {
+	case s.queue.embedded():
+		fmt.Fprintf(tw, "  RabbitMQ\t%s\t(devstack's own node, state in %s)\n", redact(s.queue.url), s.rel(filepath.Join(s.cfg.dataDir, "rabbitmq")))
+	case s.queue.on():
+		fmt.Fprintf(tw, "  RabbitMQ\t%s\t(external)\n", redact(s.queue.url))
+	default:
+		fmt.Fprintf(tw, "  RabbitMQ\tOFF\t(%s)\n", s.queue.why)
+		fmt.Fprintf(tw, "  \tjob queue off: new videos are ready at once, no transcoder runs\t\n")
 	}
 	for _, svc := range services {
 		if u, ok := s.cfg.databaseURL[svc.name]; ok {

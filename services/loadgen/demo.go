@@ -94,6 +94,9 @@ type demo struct {
 	runID  string
 	flows  []*flow
 	report DemoReport
+	// more are spans the running flow found it must wait for too (the
+	// job queue's, when video runs with it).
+	more []want
 }
 
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -264,8 +267,21 @@ func (d *demo) runFlows(ctx context.Context) error {
 					return "", err
 				}
 			}
+			if movie.Status != "processing" {
+				d.report.Videos = []api.Video{movie, ep1, ep2}
+				return "ada published a movie and two episodes (ready at once: video runs without the job queue)", nil
+			}
+			// With the job queue on, each video waits for the transcoder;
+			// the trace follows the job through the queue and back.
+			d.more = transcodeWants
+			took := time.Now()
+			for _, v := range []*api.Video{&movie, &ep1, &ep2} {
+				if *v, err = d.waitTranscoded(ctx, v.ID, time.Minute); err != nil {
+					return "", err
+				}
+			}
 			d.report.Videos = []api.Video{movie, ep1, ep2}
-			return "ada published a movie and two episodes", nil
+			return fmt.Sprintf("ada published a movie and two episodes: processing, transcoded, ready in %s", since(took)), nil
 		}},
 		{"browse the catalogue", []want{{"video", jaegerquery.KindServer, "GET /v1/videos"}}, func(ctx context.Context) (string, error) {
 			page, err := d.api.ListVideos(ctx, "", 2, "")
@@ -400,7 +416,9 @@ func (d *demo) runFlows(ctx context.Context) error {
 		d.flows = append(d.flows, f)
 		ctx, span := d.tracer.Start(ctx, "demo: "+st.name, trace.WithSpanKind(trace.SpanKindInternal))
 		f.traceID = span.SpanContext().TraceID().String()
+		d.more = nil
 		f.summary, f.err = st.fn(ctx)
+		f.wants = append(f.wants, d.more...)
 		if f.err != nil {
 			span.RecordError(f.err)
 			span.SetStatus(codes.Error, f.err.Error())
@@ -414,6 +432,44 @@ func (d *demo) runFlows(ctx context.Context) error {
 	}
 	return nil
 }
+
+// transcodeWants are the spans of the job queue's hop: the relay sends the
+// job, the transcoder processes it and reports to video over gRPC, and
+// video's relay then announces the video.
+var transcodeWants = []want{
+	{"video", jaegerquery.KindProducer, "send vidstream.transcode"},
+	{"transcoder", jaegerquery.KindConsumer, "process vidstream.transcode"},
+	{"transcoder", jaegerquery.KindClient, "vidstream.video.v1.VideoService/CompleteTranscode"},
+	{"video", jaegerquery.KindServer, "vidstream.video.v1.VideoService/CompleteTranscode"},
+	{"video", jaegerquery.KindProducer, "send vidstream.videos.v1"},
+}
+
+// waitTranscoded polls a processing video until the transcoder has
+// reported on it, within wait: ready, or an error naming its status.
+func (d *demo) waitTranscoded(ctx context.Context, id string, wait time.Duration) (api.Video, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		v, err := d.api.GetVideo(ctx, id)
+		if err != nil {
+			return api.Video{}, err
+		}
+		switch {
+		case v.Status == "ready":
+			return v, nil
+		case v.Status != "processing":
+			return api.Video{}, fmt.Errorf("video %s: transcode ended %q", id, v.Status)
+		case time.Now().After(deadline):
+			return api.Video{}, fmt.Errorf("video %s still processing after %s: is the transcoder running?", id, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return api.Video{}, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
 
 // settleTrace fetches a trace once it holds every wanted span and has
 // stopped growing, or whatever Jaeger has when wait runs out, naming what

@@ -1,5 +1,7 @@
-// Package systemtest runs the user, video and watch-history services
-// together, in one test process, against a Kafka broker over TCP, and checks
+// Package systemtest runs the user, video and watch-history services (and,
+// for the job queue, the transcoder against the RabbitMQ named by
+// VIDSTREAM_TEST_RABBITMQ_URL, on queues of each test's own) together, in
+// one test process, against a Kafka broker over TCP, and checks
 // the behavior no single service's tests can see: events crossing service
 // boundaries, a broker outage, duplicate and poison records, and one trace
 // spanning every hop (docs/architecture.md).

@@ -23,6 +23,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/service/servicetest"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 	"github.com/vidstream/vidstream/services/internal/telemetry/telemetrytest"
+	"github.com/vidstream/vidstream/services/internal/workqueue/workqueuetest"
 	userapp "github.com/vidstream/vidstream/services/user/app"
 	videoapp "github.com/vidstream/vidstream/services/video/app"
 	historyapp "github.com/vidstream/vidstream/services/watch-history/app"
@@ -82,6 +83,13 @@ type system struct {
 
 	// Spans each service recorded, as its own exporter would see them.
 	userSpans, videoSpans, historySpans *tracetest.SpanRecorder
+	// transcoderSpans are the transcoder's, once startTranscoder ran it.
+	transcoderSpans *tracetest.SpanRecorder
+
+	// rabbitURL is the job queue's broker, empty without the job queue;
+	// transcodeQueue is the test's own work queue on it.
+	rabbitURL, transcodeQueue string
+	videoGRPC                 string
 
 	// viewCounterGroup is video's consumer group of watchTopic.
 	viewCounterGroup string
@@ -95,6 +103,8 @@ type options struct {
 	// info). A scenario sending hundreds of requests raises it, so that
 	// a failure's output stays readable.
 	logLevel slog.Level
+	// rabbitURL runs video with the job queue on this RabbitMQ.
+	rabbitURL string
 }
 
 // start runs user, video and watch-history on b's databases and brokers,
@@ -127,6 +137,13 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 	servicetest.Run(t, "user", ua.Run)
 
 	vcfg := videoapp.Config{Base: servicetest.Base(t, b.database(t, "video"), brokers), UserGRPCAddr: ua.GRPCAddr()}
+	if opt.rabbitURL != "" {
+		// A queue of the test's own on the shared broker, deleted when
+		// it ends; its retry delay is the transcoder's (startTranscoder).
+		s.rabbitURL = opt.rabbitURL
+		s.transcodeQueue = workqueuetest.Topology(t, s.rabbitURL, events.TranscodeQueue, transcodeRetryDelay).Queue
+		vcfg.RabbitMQURL, vcfg.TranscodeQueue = s.rabbitURL, s.transcodeQueue
+	}
 	s.viewCounterGroup = events.ViewCounterGroup + vcfg.ConsumerGroupSuffix
 	va, err := videoapp.New(t.Context(), vcfg, vp)
 	if err != nil {
@@ -146,6 +163,7 @@ func start(t *testing.T, b backend, brokers []string, opt options) *system {
 
 	s.userURL = "http://" + ua.HTTPAddr()
 	s.videoURL = "http://" + va.HTTPAddr()
+	s.videoGRPC = va.GRPCAddr()
 	s.historyURL = "http://" + ha.HTTPAddr()
 
 	// Not traced: the test is no service, and its calls must not show up

@@ -206,14 +206,20 @@ func (tv *traceView) one(t *testing.T, svc, name string, kind trace.SpanKind) sd
 // the names on the way, sp's first.
 func (tv *traceView) chain(t *testing.T, sp sdktrace.ReadOnlySpan) []string {
 	t.Helper()
+	return tv.chainTo(t, sp, "watch-history", putSpan)
+}
+
+// chainTo is chain for a trace whose root is rootSvc's span rootName.
+func (tv *traceView) chainTo(t *testing.T, sp sdktrace.ReadOnlySpan, rootSvc, rootName string) []string {
+	t.Helper()
 	var names []string
 	for {
 		id := sp.SpanContext().SpanID()
 		names = append(names, tv.service[id]+": "+sp.Name())
 		parent := sp.Parent()
 		if !parent.IsValid() {
-			if sp.Name() != putSpan || tv.service[id] != "watch-history" {
-				t.Fatalf("chain %v ends at a root other than watch history's %q", names, putSpan)
+			if sp.Name() != rootName || tv.service[id] != rootSvc {
+				t.Fatalf("chain %v ends at a root other than %s's %q", names, rootSvc, rootName)
 			}
 			return names
 		}

@@ -1,8 +1,10 @@
-// Package events is vidstream's event contract in one place: the Kafka
+// Package events is vidstream's messaging contract in one place: the Kafka
 // topics, who publishes to each and with which key, the consumer groups
-// that read them, their dead-letter topics, and the CloudEvents type of
-// every message. The messages themselves are the protobuf types of package
-// events/v1 (services/api/proto/vidstream/events/v1).
+// that read them, their dead-letter topics, the RabbitMQ work queues with
+// their retry and dead-letter queues, and the CloudEvents type of every
+// message. The messages themselves are the protobuf types of packages
+// events/v1 (services/api/proto/vidstream/events/v1) and jobs/v1
+// (services/api/proto/vidstream/jobs/v1).
 //
 // Producers, consumers, the Helm chart's topic list (a chart test compares
 // them) and the tests all take their names from here, so a topic is renamed
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
+	jobsv1 "github.com/vidstream/vidstream/services/api/jobs/v1"
 )
 
 // The topics. The version in the name is the contract's major version: a
@@ -41,13 +44,33 @@ const (
 	HistoryVideosGroup = "watch-history.videos"
 )
 
-// DLQSuffix names a topic's dead-letter topic.
+// The work queues (RabbitMQ). A work queue carries jobs, requests for work
+// that exactly one worker does, where a topic carries facts that every
+// group reads. Jobs are published through the default exchange, so the
+// routing key is the queue's name.
+const (
+	// TranscodeQueue is sent to by video (jobsv1.TranscodeRequested, one
+	// per new video) and consumed by transcoder.
+	TranscodeQueue = "vidstream.transcode"
+)
+
+// DLQSuffix names a topic's dead-letter topic and a work queue's
+// dead-letter queue.
 const DLQSuffix = ".dlq"
 
 // DLQ returns the dead-letter topic of topic, "<topic>.dlq": where a
 // consumer moves a record it cannot process, with the original bytes and
-// headers and headers saying why.
+// headers and headers saying why. For a work queue it is the dead-letter
+// queue, where a job goes after its last failed attempt.
 func DLQ(topic string) string { return topic + DLQSuffix }
+
+// RetrySuffix names a work queue's retry queue.
+const RetrySuffix = ".retry"
+
+// Retry returns the retry queue of a work queue, "<queue>.retry": a failed
+// job waits there for the retry delay (the queue's message TTL) and is then
+// dead-lettered back to queue for its next attempt.
+func Retry(queue string) string { return queue + RetrySuffix }
 
 // Type returns the CloudEvents type (the ce_type header) of message m
 // published on topic: "<topic>.<message name>", e.g.
@@ -73,6 +96,28 @@ type Subscription struct {
 	Service string
 	Group   string
 	Topic   string
+}
+
+// Queue describes one work queue of the contract.
+type Queue struct {
+	Name string
+	// Producer is the one service that sends jobs to the queue; its
+	// CloudEvents source is "/services/<Producer>".
+	Producer string
+	// Consumer is the one service whose workers take jobs from it.
+	Consumer string
+	// Jobs are the message types sent on the queue; their CloudEvents
+	// type is Type(Name, job), e.g.
+	// "vidstream.transcode.TranscodeRequested".
+	Jobs []proto.Message
+}
+
+// Queues returns every work queue of the contract.
+func Queues() []Queue {
+	return []Queue{
+		{Name: TranscodeQueue, Producer: "video", Consumer: "transcoder",
+			Jobs: []proto.Message{&jobsv1.TranscodeRequested{}}},
+	}
 }
 
 // Topics returns every topic of the contract.

@@ -115,4 +115,3 @@ func ping(ctx context.Context, db *sql.DB, timeout time.Duration, where string) 
 	}
 	return nil
 }
-

@@ -13,7 +13,6 @@ import (
 // instrumentationName scopes this package's spans and metrics.
 const instrumentationName = "github.com/vidstream/vidstream/services/internal/kafkabus"
 
-
 func tracer(p telemetry.Providers) trace.Tracer { return p.Tracer.Tracer(instrumentationName) }
 
 func meter(p telemetry.Providers) metric.Meter { return p.Meter.Meter(instrumentationName) }

@@ -25,6 +25,19 @@
 //	relay := outbox.NewRelay(db, kafkabus.NewProducer(brokers, p), p, outbox.RelayOptions{Wake: ob.Wakeups()})
 //	go relay.Run(ctx)
 //
+// # Jobs
+//
+// The outbox also carries jobs for RabbitMQ work queues (package
+// workqueue): an Event with Queue instead of Topic. A job is enqueued in the
+// domain's transaction like an event, and a relay of its own (NewJobRelay)
+// sends it, so a job is never lost while RabbitMQ is down, and RabbitMQ
+// being down never delays the Kafka events (nor Kafka the jobs):
+//
+//	ob.Enqueue(ctx, tx, outbox.Event{Queue: events.TranscodeQueue, Key: v.ID, Payload: &jobsv1.TranscodeRequested{...}})
+//
+//	jobs := outbox.NewJobRelay(db, workqueue.NewPublisher(url, p), p, outbox.RelayOptions{Wake: ob.Wakeups()})
+//	go jobs.Run(ctx)
+//
 // Delivery is at least once: a relay that crashes after the broker
 // acknowledged a batch but before deleting its rows publishes them again.
 // Consumers deduplicate on ce_id (see kafkabus.Consumer). Events of one key
@@ -51,17 +64,43 @@ import (
 	"github.com/vidstream/vidstream/services/internal/telemetry"
 )
 
-// Event is one domain event to publish.
+// Event is one domain event to publish, or one job to send. Exactly one of
+// Topic and Queue is set.
 type Event struct {
 	// Topic is the Kafka topic, e.g. "vidstream.users.v1".
 	Topic string
+	// Queue is the RabbitMQ work queue of a job, e.g.
+	// "vidstream.transcode". The job relay (NewJobRelay) sends it; the
+	// Kafka relay never sees it.
+	Queue string
 	// Key is the partitioning key (the aggregate's id). Events of one key
-	// reach consumers in the order they were enqueued.
+	// reach consumers in the order they were enqueued; jobs of one key are
+	// sent in that order.
 	Key string
-	// Payload is a services/api/events/v1 message. Its name completes the
-	// CloudEvents type: Topic + "." + message name, e.g.
-	// "vidstream.users.v1.UserDeleted".
+	// Payload is a services/api/events/v1 message (a services/api/jobs/v1
+	// one for a job). Its name completes the CloudEvents type: Topic (or
+	// Queue) + "." + message name, e.g. "vidstream.users.v1.UserDeleted".
 	Payload proto.Message
+}
+
+// Destinations, stored with each row: each has a relay of its own.
+const (
+	destinationKafka = "kafka"
+	destinationAMQP  = "amqp"
+)
+
+// target returns where e goes: the destination and the topic or queue.
+func (e Event) target() (destination, name string, err error) {
+	switch {
+	case e.Topic != "" && e.Queue != "":
+		return "", "", fmt.Errorf("event for topic %s and queue %s: set one", e.Topic, e.Queue)
+	case e.Queue != "":
+		return destinationAMQP, e.Queue, nil
+	case e.Topic != "":
+		return destinationKafka, e.Topic, nil
+	default:
+		return "", "", errors.New("empty topic")
+	}
 }
 
 // MaxPayloadBytes bounds an event's encoded payload. Events carry facts, not
@@ -140,9 +179,12 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *sql.Tx, events ...Event) error
 }
 
 func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, e Event, now time.Time) error {
+	dest, topic, err := e.target()
+	if err != nil {
+		return err
+	}
+	e.Topic = topic
 	switch {
-	case e.Topic == "":
-		return errors.New("empty topic")
 	case e.Key == "":
 		// Without a key the event has no partition of its own and no
 		// order relative to anything; every event here is about some
@@ -178,9 +220,9 @@ func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, e Event, now time.Time)
 		return fmt.Errorf("%s: encode headers: %w", e.Topic, err)
 	}
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO outbox_events (id, topic, event_key, lane, payload, headers, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id.String(), e.Topic, e.Key, lane(e.Key), payload, string(headerJSON), now)
+		`INSERT INTO outbox_events (id, destination, topic, event_key, lane, payload, headers, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id.String(), dest, e.Topic, e.Key, lane(e.Key), payload, string(headerJSON), now)
 	if err != nil {
 		return fmt.Errorf("%s: insert: %w", e.Topic, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
@@ -25,6 +26,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/database"
 	"github.com/vidstream/vidstream/services/internal/kafkabus"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/internal/workqueue"
 )
 
 const instrumentationName = "github.com/vidstream/vidstream/services/internal/outbox"
@@ -65,6 +67,9 @@ const (
 	// ("obox"); the two-int4 key space is distinct from goose's one-int8
 	// migration lock.
 	laneLockSpace = 0x6f626f78
+	// jobLaneLockSpace is the job relay's: its lanes are locked
+	// independently of the Kafka relay's, so one never waits for the other.
+	jobLaneLockSpace = laneLockSpace + 1
 )
 
 // Relay publishes the outbox's rows to Kafka and deletes each row once the
@@ -103,9 +108,14 @@ const (
 // service while Kafka is slow or down.
 type Relay struct {
 	db   *database.DB
-	pub  kafkabus.Publisher
+	snd  sender
 	p    telemetry.Providers
 	opts RelayOptions
+	// dest is the destination whose rows this relay publishes ("kafka" or
+	// "amqp"), and lockSpace the advisory-lock space of its lanes: the
+	// relays of the two destinations never wait for each other.
+	dest      string
+	lockSpace int
 
 	tracer trace.Tracer
 	meter  metric.Meter
@@ -121,9 +131,37 @@ type Relay struct {
 	now       func() time.Time
 }
 
-// NewRelay returns a Relay publishing db's outbox through pub, typically a
-// kafkabus.Producer. Run it once per process.
+// NewRelay returns a Relay publishing db's outbox events (Event.Topic) to
+// Kafka through pub, typically a kafkabus.Producer. Run it once per process.
 func NewRelay(db *database.DB, pub kafkabus.Publisher, p telemetry.Providers, opts RelayOptions) *Relay {
+	r := newRelay(db, destinationKafka, laneLockSpace, p, opts)
+	r.snd = kafkaSender{r: r, pub: pub}
+	return r
+}
+
+// JobPublisher sends jobs to RabbitMQ work queues and returns once the
+// broker confirmed every one of them, or with an error; when it can tell
+// which messages failed, the error is (or wraps) a
+// workqueue.PublishErrors with one entry per message. workqueue.Publisher
+// is the production one.
+type JobPublisher interface {
+	Publish(ctx context.Context, msgs ...workqueue.Message) error
+}
+
+// NewJobRelay returns a Relay sending db's outbox jobs (Event.Queue) to
+// RabbitMQ through pub, typically a workqueue.Publisher. It works exactly
+// as the Kafka relay does, on the jobs' rows only, with one difference in
+// keeping order: a work queue has no all-or-nothing batch, so when a job of
+// a key is not confirmed, the key's later jobs of the batch stay in the
+// outbox too (even if the broker took them) and are sent again after it.
+// Run one per process, next to the Kafka relay.
+func NewJobRelay(db *database.DB, pub JobPublisher, p telemetry.Providers, opts RelayOptions) *Relay {
+	r := newRelay(db, destinationAMQP, jobLaneLockSpace, p, opts)
+	r.snd = amqpSender{r: r, pub: pub}
+	return r
+}
+
+func newRelay(db *database.DB, dest string, lockSpace int, p telemetry.Providers, opts RelayOptions) *Relay {
 	p = p.OrNoop()
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = defaultPollInterval
@@ -142,19 +180,20 @@ func NewRelay(db *database.DB, pub kafkabus.Publisher, p telemetry.Providers, op
 	}
 	r := &Relay{
 		db:                db,
-		pub:               pub,
 		p:                 p,
 		opts:              opts,
+		dest:              dest,
+		lockSpace:         lockSpace,
 		tracer:            p.Tracer.Tracer(instrumentationName),
 		meter:             p.Meter.Meter(instrumentationName),
-		log:               p.Logger.With(slog.String("component", "outbox.relay")),
+		log:               p.Logger.With(slog.String("component", "outbox.relay"), slog.String("destination", dest)),
 		propagationFields: make(map[string]bool),
 		now:               time.Now,
 	}
 	for _, f := range p.Propagator.Fields() {
 		r.propagationFields[strings.ToLower(f)] = true
 	}
-	r.published = r.counter("outbox.events.published", "Events published to Kafka and removed from the outbox.")
+	r.published = r.counter("outbox.events.published", "Events published to Kafka (or jobs to RabbitMQ) and removed from the outbox.")
 	r.errors = r.counter("outbox.publish.errors", "Events whose publish attempt failed (they stay in the outbox and are retried).")
 	lag, err := r.meter.Float64Histogram("outbox.publish.lag",
 		metric.WithUnit("s"),
@@ -273,15 +312,15 @@ func (r *Relay) passPostgres(ctx context.Context) (n int, err error) {
 	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 		return 0, fmt.Errorf("relay transaction: %w", err)
 	}
-	args := []any{r.opts.BatchSize}
+	args := []any{r.opts.BatchSize, r.dest}
 	marks := make([]string, len(claimed))
 	for i, l := range claimed {
 		args = append(args, l)
-		marks[i] = "$" + strconv.Itoa(i+2)
+		marks[i] = "$" + strconv.Itoa(i+3)
 	}
 	rows, err := r.query(ctx, tx, `SELECT seq, topic, event_key, payload, headers, created_at
 		FROM outbox_events
-		WHERE lane IN (`+strings.Join(marks, ", ")+`)
+		WHERE destination = $2 AND lane IN (`+strings.Join(marks, ", ")+`)
 		ORDER BY seq
 		LIMIT $1
 		FOR UPDATE SKIP LOCKED`, args...)
@@ -317,13 +356,13 @@ func (r *Relay) claimLanes(ctx context.Context, tx *sql.Tx) ([]int, error) {
 		FROM (
 			SELECT l.lane, oldest.seq
 			FROM generate_series(0, $1 - 1) AS l(lane)
-			CROSS JOIN LATERAL (SELECT min(e.seq) AS seq FROM outbox_events e WHERE e.lane = l.lane) AS oldest
+			CROSS JOIN LATERAL (SELECT min(e.seq) AS seq FROM outbox_events e WHERE e.destination = $4 AND e.lane = l.lane) AS oldest
 			WHERE oldest.seq IS NOT NULL
 			ORDER BY oldest.seq
 			OFFSET 0
 		) AS pending
 		WHERE pg_try_advisory_xact_lock($2, pending.lane)
-		LIMIT $3`, lanes, laneLockSpace, r.opts.LanesPerPass)
+		LIMIT $3`, lanes, r.lockSpace, r.opts.LanesPerPass, r.dest)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox lanes: %w", err)
 	}
@@ -344,7 +383,7 @@ func (r *Relay) claimLanes(ctx context.Context, tx *sql.Tx) ([]int, error) {
 
 func (r *Relay) passSQLite(ctx context.Context) (int, error) {
 	rows, err := r.query(ctx, r.db, `SELECT seq, topic, event_key, payload, headers, created_at
-		FROM outbox_events ORDER BY seq LIMIT $1`, r.opts.BatchSize)
+		FROM outbox_events WHERE destination = $2 ORDER BY seq LIMIT $1`, r.opts.BatchSize, r.dest)
 	if err != nil {
 		return 0, err
 	}
@@ -400,56 +439,114 @@ func (r *Relay) query(ctx context.Context, q querier, query string, args ...any)
 	return rows, nil
 }
 
-// publish sends rows in one Publish call, each under a PRODUCER span that
-// continues the trace stored in the row, and returns the rows the broker
-// acknowledged.
+// publish sends rows through the relay's sender, each under a PRODUCER
+// span that continues the trace stored in the row, and returns the rows the
+// broker acknowledged.
 func (r *Relay) publish(ctx context.Context, rows []row) ([]row, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
+	failed, err := r.snd.send(ctx, rows)
+	var (
+		sent  []row
+		stuck map[string]bool // keys with an unsent row in this batch
+	)
+	for i, rw := range rows {
+		if failed[i] != nil {
+			r.errors.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationName(rw.topic)))
+			if r.dest == destinationAMQP {
+				if stuck == nil {
+					stuck = map[string]bool{}
+				}
+				stuck[rw.key] = true
+			}
+			continue
+		}
+		if stuck[rw.key] {
+			// Confirmed after an earlier job of its key failed: keep it
+			// and send it again after that one, so the last copy the
+			// queue gets of the key's jobs is in commit order.
+			continue
+		}
+		sent = append(sent, rw)
+	}
+	if err != nil {
+		return sent, fmt.Errorf("publish %d of %d outbox rows: %w", len(rows)-len(sent), len(rows), err)
+	}
+	return sent, nil
+}
+
+// sender publishes a batch of rows to one destination. It returns one
+// entry per row (nil where the broker acknowledged it) and the call's
+// error, if any. It starts, and ends, each row's send span.
+type sender interface {
+	send(ctx context.Context, rows []row) (failed []error, err error)
+}
+
+// parentContext is the trace context stored in rw: the parent of its send
+// span, so the span is a child of the request that enqueued the row.
+func (r *Relay) parentContext(ctx context.Context, rw row) context.Context {
+	// Start from no parent: the row's stored context is the only one.
+	parent := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	return r.p.Propagator.Extract(parent, propagation.MapCarrier(rw.headers))
+}
+
+// endSpans ends each row's send span, marking those that failed.
+func endSpans(spans []trace.Span, failed []error) {
+	for i, span := range spans {
+		if failed[i] != nil {
+			span.RecordError(failed[i])
+			span.SetStatus(codes.Error, "publish failed")
+		}
+		span.End()
+	}
+}
+
+// perMessage spreads a publish error over n messages: its own entry per
+// message when pubErr carries them (errs, of the publisher's type),
+// pubErr for every message otherwise.
+func perMessage[E ~[]error](pubErr error, n int) []error {
+	failed := make([]error, n)
+	if pubErr == nil {
+		return failed
+	}
+	var errs E
+	if errors.As(pubErr, &errs) && len(errs) == n {
+		copy(failed, errs)
+		return failed
+	}
+	for i := range failed {
+		failed[i] = pubErr
+	}
+	return failed
+}
+
+// kafkaSender publishes rows as Kafka records in one Publish call.
+type kafkaSender struct {
+	r   *Relay
+	pub kafkabus.Publisher
+}
+
+func (s kafkaSender) send(ctx context.Context, rows []row) ([]error, error) {
 	msgs := make([]kafka.Message, len(rows))
 	spans := make([]trace.Span, len(rows))
 	for i, rw := range rows {
-		msgs[i], spans[i] = r.message(ctx, rw)
+		msgs[i], spans[i] = s.message(ctx, rw)
 	}
-
-	pubCtx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
-	err := r.pub.Publish(pubCtx, msgs...)
+	pubCtx, cancel := context.WithTimeout(ctx, s.r.opts.PublishTimeout)
+	err := s.pub.Publish(pubCtx, msgs...)
 	cancel()
-
-	failed := make([]error, len(rows))
-	if err != nil {
-		var werrs kafka.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(rows) {
-			copy(failed, werrs)
-		} else {
-			for i := range failed {
-				failed[i] = err
-			}
-		}
-	}
-	var sent []row
-	for i, rw := range rows {
-		if failed[i] != nil {
-			spans[i].RecordError(failed[i])
-			spans[i].SetStatus(codes.Error, "publish failed")
-			r.errors.Add(ctx, 1, metric.WithAttributes(semconv.MessagingDestinationName(rw.topic)))
-		} else {
-			sent = append(sent, rw)
-		}
-		spans[i].End()
-	}
-	if err != nil {
-		return sent, fmt.Errorf("publish %d of %d outbox events: %w", len(rows)-len(sent), len(rows), err)
-	}
-	return sent, nil
+	failed := perMessage[kafka.WriteErrors](err, len(rows))
+	endSpans(spans, failed)
+	return failed, err
 }
 
 // message builds a row's record and starts its send span. The stored trace
 // context is the span's parent, so the span is a child of the request that
 // enqueued the event; the record carries the send span's own context, so
 // consumers become its children.
-func (r *Relay) message(ctx context.Context, rw row) (kafka.Message, trace.Span) {
+func (s kafkaSender) message(ctx context.Context, rw row) (kafka.Message, trace.Span) {
+	r := s.r
 	headers := make([]kafka.Header, 0, len(rw.headers)+len(r.propagationFields))
 	for _, k := range slices.Sorted(maps.Keys(rw.headers)) {
 		if !r.propagationFields[strings.ToLower(k)] {
@@ -457,13 +554,52 @@ func (r *Relay) message(ctx context.Context, rw row) (kafka.Message, trace.Span)
 		}
 	}
 	msg := kafka.Message{Topic: rw.topic, Key: []byte(rw.key), Value: rw.payload, Headers: headers}
-
-	// Start from no parent: the row's stored context is the only one.
-	parent := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
-	parent = r.p.Propagator.Extract(parent, propagation.MapCarrier(rw.headers))
-	spanCtx, span := kafkabus.StartSendSpan(parent, r.tracer, msg)
+	spanCtx, span := kafkabus.StartSendSpan(r.parentContext(ctx, rw), r.tracer, msg)
 	r.p.Propagator.Inject(spanCtx, kafkabus.Carrier(&msg.Headers))
 	return msg, span
+}
+
+// amqpSender sends rows as jobs to RabbitMQ work queues in one Publish
+// call, which waits for the broker's confirm of each.
+type amqpSender struct {
+	r   *Relay
+	pub JobPublisher
+}
+
+func (s amqpSender) send(ctx context.Context, rows []row) ([]error, error) {
+	msgs := make([]workqueue.Message, len(rows))
+	spans := make([]trace.Span, len(rows))
+	for i, rw := range rows {
+		msgs[i], spans[i] = s.message(ctx, rw)
+	}
+	pubCtx, cancel := context.WithTimeout(ctx, s.r.opts.PublishTimeout)
+	err := s.pub.Publish(pubCtx, msgs...)
+	cancel()
+	failed := perMessage[workqueue.PublishErrors](err, len(rows))
+	endSpans(spans, failed)
+	return failed, err
+}
+
+// message builds a row's job and starts its send span. The row stores the
+// envelope under the Kafka binding's names (ce_id, ...), the outbox's one
+// storage format; the job carries them as the AMQP binding's properties.
+func (s amqpSender) message(ctx context.Context, rw row) (workqueue.Message, trace.Span) {
+	r := s.r
+	m := workqueue.Message{
+		Queue:   rw.topic,
+		ID:      rw.headers[kafkabus.HeaderID],
+		Type:    rw.headers[kafkabus.HeaderType],
+		Source:  rw.headers[kafkabus.HeaderSource],
+		Key:     rw.key,
+		Body:    rw.payload,
+		Attempt: 1,
+	}
+	if t, err := time.Parse(time.RFC3339Nano, rw.headers[kafkabus.HeaderTime]); err == nil {
+		m.Time = t
+	}
+	spanCtx, span := workqueue.StartSendSpan(r.parentContext(ctx, rw), r.tracer, m)
+	r.p.Propagator.Inject(spanCtx, workqueue.Carrier(&m))
+	return m, span
 }
 
 func deleteRows(ctx context.Context, tx *sql.Tx, rows []row) error {
@@ -515,17 +651,18 @@ func (r *Relay) registerBacklogGauge() (metric.Registration, error) {
 			n      int64
 			oldest time.Time
 		)
-		err := r.db.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox_events`).
+		err := r.db.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox_events WHERE destination = $1`, r.dest).
 			Scan(&n, database.ScanTime(&oldest))
 		if err != nil {
 			return fmt.Errorf("measure outbox backlog: %w", err)
 		}
-		o.ObserveInt64(backlog, n)
+		attrs := metric.WithAttributes(attribute.String("vidstream.outbox.destination", r.dest))
+		o.ObserveInt64(backlog, n, attrs)
 		var seconds float64
 		if !oldest.IsZero() {
 			seconds = max(r.now().Sub(oldest).Seconds(), 0)
 		}
-		o.ObserveFloat64(age, seconds)
+		o.ObserveFloat64(age, seconds, attrs)
 		return nil
 	}, backlog, age)
 }
@@ -556,4 +693,3 @@ func unsampled(ctx context.Context) context.Context {
 		// TraceFlags zero: not sampled.
 	}))
 }
-

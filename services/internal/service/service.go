@@ -34,6 +34,7 @@ import (
 	"github.com/vidstream/vidstream/services/internal/lifecycle"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/internal/telemetry"
+	"github.com/vidstream/vidstream/services/internal/workqueue"
 )
 
 // Base is the configuration every service shares. A service embeds it in
@@ -52,6 +53,12 @@ type Base struct {
 	// unreachable never stops a service: events wait in the outbox and
 	// consumers start once the broker answers.
 	KafkaBrokers []string `env:"KAFKA_BROKERS, default=127.0.0.1:9092"`
+	// RabbitMQURL is the AMQP URL of the broker behind the work queues
+	// (amqp://user:password@host:port/vhost). Empty turns the job queue
+	// off: Kit.Jobs is nil, and a service with Parts.Jobs refuses to start.
+	// RabbitMQ being unreachable never stops a service: jobs wait in the
+	// outbox and workers start once the broker answers.
+	RabbitMQURL string `env:"RABBITMQ_URL"`
 	// KafkaTopicsManaged says someone else owns the topics (in Kubernetes,
 	// the topic operator). Otherwise, as in `make run` and tests, the
 	// service creates the topics it produces to and consumes from, and
@@ -105,6 +112,9 @@ type Spec struct {
 	OpenAPI []byte
 	// Produces lists the topics the service's outbox publishes to.
 	Produces []string
+	// Sends lists the work queues the service's outbox sends jobs to
+	// (Kit.Jobs); the skeleton runs their relay when RABBITMQ_URL is set.
+	Sends []string
 	// GRPCCallers lists, per full method name, the services allowed to
 	// call it. A method not listed is refused to every service (health
 	// and reflection excepted): a new method stays closed until opened here.
@@ -127,12 +137,36 @@ type Parts struct {
 	// consumers after the servers have drained. One returning an error
 	// stops the service.
 	Workers []Worker
+	// Jobs are the work-queue workers, one per queue; they need
+	// RABBITMQ_URL.
+	Jobs []JobConsumer
 }
 
 // Worker is a long-running part of a service, such as a subscription.
 type Worker struct {
 	Name string
 	Run  func(ctx context.Context) error
+}
+
+// JobConsumer works off one RabbitMQ work queue: every job on Queue goes
+// through Handle, at least once (see workqueue.Handler), with manual acks,
+// retries after RetryDelay and the dead-letter queue after MaxAttempts.
+// Zero fields take workqueue's defaults. On shutdown the worker takes no
+// new jobs and finishes those in flight, within Base.ShutdownTimeout.
+type JobConsumer struct {
+	// Queue is the work queue, e.g. events.TranscodeQueue.
+	Queue  string
+	Handle workqueue.Handler
+	// Prefetch is how many jobs run at once (default 1).
+	Prefetch int
+	// MaxAttempts is how often a job is tried before it is dead-lettered
+	// (default 5).
+	MaxAttempts int
+	// RetryDelay is how long a failed job waits before its next attempt
+	// (default 5 s).
+	RetryDelay time.Duration
+	// HandlerTimeout bounds one attempt (default 5 min).
+	HandlerTimeout time.Duration
 }
 
 // Consumer is one Kafka subscription: every record of Topic goes through
@@ -152,8 +186,15 @@ type Kit struct {
 	// DB is the service's database, migrated; nil without Migrations.
 	DB *database.DB
 	// Outbox stores events in the caller's transaction; the App's relay
-	// publishes them. Nil when the Spec produces nothing.
+	// publishes them. Nil when the Spec produces and sends nothing.
 	Outbox *outbox.Outbox
+	// Jobs enqueues jobs (outbox.Event with Queue set, a queue of
+	// Spec.Sends) in the caller's transaction; the App's job relay sends
+	// them to RabbitMQ. It is Outbox itself, so events and jobs of one
+	// transaction commit together. Nil when RABBITMQ_URL is empty or the
+	// Spec sends nothing: the job queue is off, and the domain must do
+	// without it (video, for one, marks a new video ready at once).
+	Jobs outbox.Writer
 	// Health backs /healthz and /readyz; the database is already a
 	// readiness check.
 	Health *httpx.Health
@@ -262,12 +303,18 @@ func New(ctx context.Context, spec Spec, base Base, p telemetry.Providers) (a *A
 		// down a service still answers what it can, and its events wait in
 		// the outbox.
 		k.Health.AddCheck("database", k.DB.PingContext)
-		if len(spec.Produces) > 0 {
+		if len(spec.Produces) > 0 || len(spec.Sends) > 0 {
 			// The outbox versions its table on its own, next to the schema.
 			if err := outbox.Migrate(ctx, k.DB); err != nil {
 				return nil, err
 			}
 			k.Outbox = outbox.New(k.DB, "/services/"+spec.Name, p)
+			switch {
+			case len(spec.Sends) > 0 && base.RabbitMQURL != "":
+				k.Jobs = k.Outbox
+			case len(spec.Sends) > 0:
+				log.InfoContext(ctx, "RABBITMQ_URL is not set: the job queue is off")
+			}
 		}
 	}
 
@@ -283,6 +330,9 @@ func New(ctx context.Context, spec Spec, base Base, p telemetry.Providers) (a *A
 		return nil, err
 	}
 	if err := spec.addKafka(ctx, g, k, parts, &closers); err != nil {
+		return nil, err
+	}
+	if err := spec.addWorkQueues(g, k, parts); err != nil {
 		return nil, err
 	}
 	for _, w := range parts.Workers {
@@ -402,6 +452,45 @@ func (s Spec) addKafka(ctx context.Context, g *lifecycle.Group, k *Kit, parts Pa
 			return err
 		}
 		g.AddWorker(c.Topic+" consumer", gate.Then(consumer.Run))
+	}
+	return nil
+}
+
+// addWorkQueues adds the job relay and the work-queue workers. The job
+// relay is a relay of its own, next to the Kafka one, so a RabbitMQ outage
+// never holds up the Kafka events (nor a Kafka outage the jobs).
+func (s Spec) addWorkQueues(g *lifecycle.Group, k *Kit, parts Parts) error {
+	url := k.Base.RabbitMQURL
+	if len(parts.Jobs) > 0 && url == "" {
+		return fmt.Errorf("spec %s: work-queue workers need RABBITMQ_URL", s.Name)
+	}
+	if k.Jobs != nil {
+		// Declaring the work queues (not their retry queues: the retry
+		// delay is the workers' policy) lets the first job go out before
+		// any worker has started.
+		topos := make([]workqueue.Topology, len(s.Sends))
+		for i, q := range s.Sends {
+			topos[i] = workqueue.Topology{Queue: q}
+		}
+		pub := workqueue.NewPublisher(url, k.Providers,
+			workqueue.WithTopology(topos...), workqueue.WithConnectionName(s.Name+" outbox"))
+		relay := outbox.NewJobRelay(k.DB, pub, k.Providers, outbox.RelayOptions{Wake: k.Outbox.Wakeups()})
+		g.AddWorker("outbox job relay", relay.Run)
+		k.hooks = append(k.hooks, func(context.Context) error { return pub.Close() })
+	}
+	for _, j := range parts.Jobs {
+		c, err := workqueue.NewConsumer(workqueue.ConsumerConfig{
+			URL:            url,
+			Topology:       workqueue.Topology{Queue: j.Queue, RetryDelay: j.RetryDelay},
+			Prefetch:       j.Prefetch,
+			MaxAttempts:    j.MaxAttempts,
+			HandlerTimeout: j.HandlerTimeout,
+			Name:           s.Name + " " + j.Queue,
+		}, j.Handle, k.Providers)
+		if err != nil {
+			return fmt.Errorf("spec %s: %w", s.Name, err)
+		}
+		g.AddWorker(j.Queue+" worker", c.Run)
 	}
 	return nil
 }

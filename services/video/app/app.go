@@ -48,6 +48,10 @@ type Config struct {
 	// CacheChannel replaces the invalidation channel. Not read from the
 	// environment: only tests sharing one Redis need it.
 	CacheChannel string
+
+	// TranscodeQueue is the work queue transcode jobs go to when the job
+	// queue is on (RABBITMQ_URL); the transcoder works the same one off.
+	TranscodeQueue string `env:"TRANSCODE_QUEUE, default=vidstream.transcode"`
 }
 
 // New wires the video service; see service.New for what it opens and binds.
@@ -59,14 +63,17 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 		Name:     ServiceName,
 		HTTPPort: 8082,
 		GRPCPort: 9082,
-		// watch-history checks the video of every progress report.
+		// watch-history checks the video of every progress report; the
+		// transcoder reports the outcome of every transcode job.
 		GRPCCallers: map[string][]string{
-			videov1.VideoService_GetVideo_FullMethodName:       {"watch-history"},
-			videov1.VideoService_BatchGetVideos_FullMethodName: {"watch-history"},
+			videov1.VideoService_GetVideo_FullMethodName:          {"watch-history"},
+			videov1.VideoService_BatchGetVideos_FullMethodName:    {"watch-history"},
+			videov1.VideoService_CompleteTranscode_FullMethodName: {"transcoder"},
 		},
 		Migrations: store.Migrations(),
 		OpenAPI:    httpapi.OpenAPI,
 		Produces:   []string{events.VideosTopic},
+		Sends:      []string{cfg.TranscodeQueue},
 		Build: func(_ context.Context, k *service.Kit) (service.Parts, error) {
 			// Connects lazily: until the user service is up, authenticated
 			// requests answer 503 and reads work.
@@ -74,11 +81,21 @@ func New(ctx context.Context, cfg Config, p telemetry.Providers) (*service.App, 
 			if err != nil {
 				return service.Parts{}, err
 			}
-			st, workers, err := readCache(k, cfg, store.New(k.DB, k.Outbox))
+			var (
+				storeOpts  []store.Option
+				domainOpts []domain.Option
+			)
+			if k.Jobs != nil {
+				// With a job queue, a new video waits for the transcoder;
+				// without, it is ready at once.
+				storeOpts = append(storeOpts, store.WithTranscodeQueue(cfg.TranscodeQueue))
+				domainOpts = append(domainOpts, domain.WithTranscoding())
+			}
+			st, workers, err := readCache(k, cfg, store.New(k.DB, k.Outbox, storeOpts...))
 			if err != nil {
 				return service.Parts{}, err
 			}
-			svc := domain.NewService(st)
+			svc := domain.NewService(st, domainOpts...)
 			viewCounter := consumers.NewViewCounter(svc, st, k.Log.With(slog.String("component", "view-counter")))
 			return service.Parts{
 				HTTP: func(base chi.Router) http.Handler {

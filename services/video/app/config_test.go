@@ -28,6 +28,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 		UserGRPCAddr:   "127.0.0.1:9081",
 		VideoCacheSize: 10000,
 		VideoCacheTTL:  5 * time.Minute,
+		// The contract's queue, spelled out: the transcoder reads the
+		// same default.
+		TranscodeQueue: "vidstream.transcode",
 	}
 	if !reflect.DeepEqual(defaults, want) {
 		t.Fatalf("defaults = %+v\nwant %+v", defaults, want)
@@ -39,13 +42,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 		"REDIS_URL":            "redis://redis:6379/0",
 		"VIDEO_CACHE_SIZE":     "500",
 		"VIDEO_CACHE_TTL":      "30s",
+		"RABBITMQ_URL":         "amqp://mq:5672/",
+		"TRANSCODE_QUEUE":      "staging.vidstream.transcode",
 	}
 	var cfg app.Config
 	if err := config.Load(t.Context(), func(k string) string { return env[k] }, &cfg); err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	if !slices.Equal(cfg.KafkaBrokers, []string{"kafka-0:9092", "kafka-1:9092"}) || !cfg.KafkaTopicsManaged ||
-		cfg.RedisURL != "redis://redis:6379/0" || cfg.VideoCacheSize != 500 || cfg.VideoCacheTTL != 30*time.Second {
+		cfg.RedisURL != "redis://redis:6379/0" || cfg.VideoCacheSize != 500 || cfg.VideoCacheTTL != 30*time.Second ||
+		cfg.RabbitMQURL != "amqp://mq:5672/" || cfg.TranscodeQueue != "staging.vidstream.transcode" {
 		t.Fatalf("config = %+v", cfg)
 	}
 }

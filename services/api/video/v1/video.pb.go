@@ -125,6 +125,58 @@ func (VideoStatus) EnumDescriptor() ([]byte, []int) {
 	return file_vidstream_video_v1_video_proto_rawDescGZIP(), []int{1}
 }
 
+// TranscodeOutcome is how a transcode job ended.
+type TranscodeOutcome int32
+
+const (
+	TranscodeOutcome_TRANSCODE_OUTCOME_UNSPECIFIED TranscodeOutcome = 0
+	// Every rendition was produced: the video can be played.
+	TranscodeOutcome_TRANSCODE_OUTCOME_READY TranscodeOutcome = 1
+	// The job failed for good (after its last attempt).
+	TranscodeOutcome_TRANSCODE_OUTCOME_FAILED TranscodeOutcome = 2
+)
+
+// Enum value maps for TranscodeOutcome.
+var (
+	TranscodeOutcome_name = map[int32]string{
+		0: "TRANSCODE_OUTCOME_UNSPECIFIED",
+		1: "TRANSCODE_OUTCOME_READY",
+		2: "TRANSCODE_OUTCOME_FAILED",
+	}
+	TranscodeOutcome_value = map[string]int32{
+		"TRANSCODE_OUTCOME_UNSPECIFIED": 0,
+		"TRANSCODE_OUTCOME_READY":       1,
+		"TRANSCODE_OUTCOME_FAILED":      2,
+	}
+)
+
+func (x TranscodeOutcome) Enum() *TranscodeOutcome {
+	p := new(TranscodeOutcome)
+	*p = x
+	return p
+}
+
+func (x TranscodeOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TranscodeOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_vidstream_video_v1_video_proto_enumTypes[2].Descriptor()
+}
+
+func (TranscodeOutcome) Type() protoreflect.EnumType {
+	return &file_vidstream_video_v1_video_proto_enumTypes[2]
+}
+
+func (x TranscodeOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TranscodeOutcome.Descriptor instead.
+func (TranscodeOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_vidstream_video_v1_video_proto_rawDescGZIP(), []int{2}
+}
+
 type Video struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -458,6 +510,131 @@ func (x *BatchGetVideosResponse) GetMissingIds() []string {
 	return nil
 }
 
+type CompleteTranscodeRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	VideoId string                 `protobuf:"bytes,1,opt,name=video_id,json=videoId,proto3" json:"video_id,omitempty"`
+	// The job's message id (its CloudEvents id), for logs and traces.
+	JobId   string           `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Outcome TranscodeOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=vidstream.video.v1.TranscodeOutcome" json:"outcome,omitempty"`
+	// Why the job failed; required for TRANSCODE_OUTCOME_FAILED, at most
+	// 1000 bytes.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteTranscodeRequest) Reset() {
+	*x = CompleteTranscodeRequest{}
+	mi := &file_vidstream_video_v1_video_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteTranscodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteTranscodeRequest) ProtoMessage() {}
+
+func (x *CompleteTranscodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vidstream_video_v1_video_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteTranscodeRequest.ProtoReflect.Descriptor instead.
+func (*CompleteTranscodeRequest) Descriptor() ([]byte, []int) {
+	return file_vidstream_video_v1_video_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CompleteTranscodeRequest) GetVideoId() string {
+	if x != nil {
+		return x.VideoId
+	}
+	return ""
+}
+
+func (x *CompleteTranscodeRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CompleteTranscodeRequest) GetOutcome() TranscodeOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return TranscodeOutcome_TRANSCODE_OUTCOME_UNSPECIFIED
+}
+
+func (x *CompleteTranscodeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type CompleteTranscodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The video after the call.
+	Video *Video `protobuf:"bytes,1,opt,name=video,proto3" json:"video,omitempty"`
+	// False when the video had already finished and the call changed nothing.
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteTranscodeResponse) Reset() {
+	*x = CompleteTranscodeResponse{}
+	mi := &file_vidstream_video_v1_video_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteTranscodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteTranscodeResponse) ProtoMessage() {}
+
+func (x *CompleteTranscodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vidstream_video_v1_video_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteTranscodeResponse.ProtoReflect.Descriptor instead.
+func (*CompleteTranscodeResponse) Descriptor() ([]byte, []int) {
+	return file_vidstream_video_v1_video_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CompleteTranscodeResponse) GetVideo() *Video {
+	if x != nil {
+		return x.Video
+	}
+	return nil
+}
+
+func (x *CompleteTranscodeResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 var File_vidstream_video_v1_video_proto protoreflect.FileDescriptor
 
 const file_vidstream_video_v1_video_proto_rawDesc = "" +
@@ -496,7 +673,15 @@ const file_vidstream_video_v1_video_proto_rawDesc = "" +
 	"\x16BatchGetVideosResponse\x121\n" +
 	"\x06videos\x18\x01 \x03(\v2\x19.vidstream.video.v1.VideoR\x06videos\x12\x1f\n" +
 	"\vmissing_ids\x18\x02 \x03(\tR\n" +
-	"missingIds*U\n" +
+	"missingIds\"\xa4\x01\n" +
+	"\x18CompleteTranscodeRequest\x12\x19\n" +
+	"\bvideo_id\x18\x01 \x01(\tR\avideoId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12>\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2$.vidstream.video.v1.TranscodeOutcomeR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"f\n" +
+	"\x19CompleteTranscodeResponse\x12/\n" +
+	"\x05video\x18\x01 \x01(\v2\x19.vidstream.video.v1.VideoR\x05video\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged*U\n" +
 	"\tVideoKind\x12\x1a\n" +
 	"\x16VIDEO_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10VIDEO_KIND_MOVIE\x10\x01\x12\x16\n" +
@@ -505,10 +690,15 @@ const file_vidstream_video_v1_video_proto_rawDesc = "" +
 	"\x18VIDEO_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17VIDEO_STATUS_PROCESSING\x10\x01\x12\x16\n" +
 	"\x12VIDEO_STATUS_READY\x10\x02\x12\x17\n" +
-	"\x13VIDEO_STATUS_FAILED\x10\x032\xce\x01\n" +
+	"\x13VIDEO_STATUS_FAILED\x10\x03*p\n" +
+	"\x10TranscodeOutcome\x12!\n" +
+	"\x1dTRANSCODE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17TRANSCODE_OUTCOME_READY\x10\x01\x12\x1c\n" +
+	"\x18TRANSCODE_OUTCOME_FAILED\x10\x022\xc0\x02\n" +
 	"\fVideoService\x12U\n" +
 	"\bGetVideo\x12#.vidstream.video.v1.GetVideoRequest\x1a$.vidstream.video.v1.GetVideoResponse\x12g\n" +
-	"\x0eBatchGetVideos\x12).vidstream.video.v1.BatchGetVideosRequest\x1a*.vidstream.video.v1.BatchGetVideosResponseB>Z<github.com/vidstream/vidstream/services/api/video/v1;videov1b\x06proto3"
+	"\x0eBatchGetVideos\x12).vidstream.video.v1.BatchGetVideosRequest\x1a*.vidstream.video.v1.BatchGetVideosResponse\x12p\n" +
+	"\x11CompleteTranscode\x12,.vidstream.video.v1.CompleteTranscodeRequest\x1a-.vidstream.video.v1.CompleteTranscodeResponseB>Z<github.com/vidstream/vidstream/services/api/video/v1;videov1b\x06proto3"
 
 var (
 	file_vidstream_video_v1_video_proto_rawDescOnce sync.Once
@@ -522,34 +712,41 @@ func file_vidstream_video_v1_video_proto_rawDescGZIP() []byte {
 	return file_vidstream_video_v1_video_proto_rawDescData
 }
 
-var file_vidstream_video_v1_video_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_vidstream_video_v1_video_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_vidstream_video_v1_video_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_vidstream_video_v1_video_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_vidstream_video_v1_video_proto_goTypes = []any{
-	(VideoKind)(0),                 // 0: vidstream.video.v1.VideoKind
-	(VideoStatus)(0),               // 1: vidstream.video.v1.VideoStatus
-	(*Video)(nil),                  // 2: vidstream.video.v1.Video
-	(*GetVideoRequest)(nil),        // 3: vidstream.video.v1.GetVideoRequest
-	(*GetVideoResponse)(nil),       // 4: vidstream.video.v1.GetVideoResponse
-	(*BatchGetVideosRequest)(nil),  // 5: vidstream.video.v1.BatchGetVideosRequest
-	(*BatchGetVideosResponse)(nil), // 6: vidstream.video.v1.BatchGetVideosResponse
-	(*timestamppb.Timestamp)(nil),  // 7: google.protobuf.Timestamp
+	(VideoKind)(0),                    // 0: vidstream.video.v1.VideoKind
+	(VideoStatus)(0),                  // 1: vidstream.video.v1.VideoStatus
+	(TranscodeOutcome)(0),             // 2: vidstream.video.v1.TranscodeOutcome
+	(*Video)(nil),                     // 3: vidstream.video.v1.Video
+	(*GetVideoRequest)(nil),           // 4: vidstream.video.v1.GetVideoRequest
+	(*GetVideoResponse)(nil),          // 5: vidstream.video.v1.GetVideoResponse
+	(*BatchGetVideosRequest)(nil),     // 6: vidstream.video.v1.BatchGetVideosRequest
+	(*BatchGetVideosResponse)(nil),    // 7: vidstream.video.v1.BatchGetVideosResponse
+	(*CompleteTranscodeRequest)(nil),  // 8: vidstream.video.v1.CompleteTranscodeRequest
+	(*CompleteTranscodeResponse)(nil), // 9: vidstream.video.v1.CompleteTranscodeResponse
+	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
 }
 var file_vidstream_video_v1_video_proto_depIdxs = []int32{
-	0, // 0: vidstream.video.v1.Video.kind:type_name -> vidstream.video.v1.VideoKind
-	1, // 1: vidstream.video.v1.Video.status:type_name -> vidstream.video.v1.VideoStatus
-	7, // 2: vidstream.video.v1.Video.created_at:type_name -> google.protobuf.Timestamp
-	7, // 3: vidstream.video.v1.Video.updated_at:type_name -> google.protobuf.Timestamp
-	2, // 4: vidstream.video.v1.GetVideoResponse.video:type_name -> vidstream.video.v1.Video
-	2, // 5: vidstream.video.v1.BatchGetVideosResponse.videos:type_name -> vidstream.video.v1.Video
-	3, // 6: vidstream.video.v1.VideoService.GetVideo:input_type -> vidstream.video.v1.GetVideoRequest
-	5, // 7: vidstream.video.v1.VideoService.BatchGetVideos:input_type -> vidstream.video.v1.BatchGetVideosRequest
-	4, // 8: vidstream.video.v1.VideoService.GetVideo:output_type -> vidstream.video.v1.GetVideoResponse
-	6, // 9: vidstream.video.v1.VideoService.BatchGetVideos:output_type -> vidstream.video.v1.BatchGetVideosResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: vidstream.video.v1.Video.kind:type_name -> vidstream.video.v1.VideoKind
+	1,  // 1: vidstream.video.v1.Video.status:type_name -> vidstream.video.v1.VideoStatus
+	10, // 2: vidstream.video.v1.Video.created_at:type_name -> google.protobuf.Timestamp
+	10, // 3: vidstream.video.v1.Video.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 4: vidstream.video.v1.GetVideoResponse.video:type_name -> vidstream.video.v1.Video
+	3,  // 5: vidstream.video.v1.BatchGetVideosResponse.videos:type_name -> vidstream.video.v1.Video
+	2,  // 6: vidstream.video.v1.CompleteTranscodeRequest.outcome:type_name -> vidstream.video.v1.TranscodeOutcome
+	3,  // 7: vidstream.video.v1.CompleteTranscodeResponse.video:type_name -> vidstream.video.v1.Video
+	4,  // 8: vidstream.video.v1.VideoService.GetVideo:input_type -> vidstream.video.v1.GetVideoRequest
+	6,  // 9: vidstream.video.v1.VideoService.BatchGetVideos:input_type -> vidstream.video.v1.BatchGetVideosRequest
+	8,  // 10: vidstream.video.v1.VideoService.CompleteTranscode:input_type -> vidstream.video.v1.CompleteTranscodeRequest
+	5,  // 11: vidstream.video.v1.VideoService.GetVideo:output_type -> vidstream.video.v1.GetVideoResponse
+	7,  // 12: vidstream.video.v1.VideoService.BatchGetVideos:output_type -> vidstream.video.v1.BatchGetVideosResponse
+	9,  // 13: vidstream.video.v1.VideoService.CompleteTranscode:output_type -> vidstream.video.v1.CompleteTranscodeResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_vidstream_video_v1_video_proto_init() }
@@ -563,8 +760,8 @@ func file_vidstream_video_v1_video_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vidstream_video_v1_video_proto_rawDesc), len(file_vidstream_video_v1_video_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   5,
+			NumEnums:      3,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,8 +21,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	VideoService_GetVideo_FullMethodName       = "/vidstream.video.v1.VideoService/GetVideo"
-	VideoService_BatchGetVideos_FullMethodName = "/vidstream.video.v1.VideoService/BatchGetVideos"
+	VideoService_GetVideo_FullMethodName          = "/vidstream.video.v1.VideoService/GetVideo"
+	VideoService_BatchGetVideos_FullMethodName    = "/vidstream.video.v1.VideoService/BatchGetVideos"
+	VideoService_CompleteTranscode_FullMethodName = "/vidstream.video.v1.VideoService/CompleteTranscode"
 )
 
 // VideoServiceClient is the client API for VideoService service.
@@ -35,6 +36,13 @@ type VideoServiceClient interface {
 	GetVideo(ctx context.Context, in *GetVideoRequest, opts ...grpc.CallOption) (*GetVideoResponse, error)
 	// BatchGetVideos returns the videos it knows; unknown ids are listed in missing_ids.
 	BatchGetVideos(ctx context.Context, in *BatchGetVideosRequest, opts ...grpc.CallOption) (*BatchGetVideosResponse, error)
+	// CompleteTranscode records the outcome of a video's transcode job: a
+	// processing video becomes ready (and is announced with VideoPublished)
+	// or failed. Idempotent: for a video that has already finished it changes
+	// nothing and answers OK with changed false. NOT_FOUND for an unknown
+	// video, INVALID_ARGUMENT for a malformed id, an unspecified outcome, or a
+	// FAILED outcome without a reason. Only the transcoder may call it.
+	CompleteTranscode(ctx context.Context, in *CompleteTranscodeRequest, opts ...grpc.CallOption) (*CompleteTranscodeResponse, error)
 }
 
 type videoServiceClient struct {
@@ -65,6 +73,16 @@ func (c *videoServiceClient) BatchGetVideos(ctx context.Context, in *BatchGetVid
 	return out, nil
 }
 
+func (c *videoServiceClient) CompleteTranscode(ctx context.Context, in *CompleteTranscodeRequest, opts ...grpc.CallOption) (*CompleteTranscodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteTranscodeResponse)
+	err := c.cc.Invoke(ctx, VideoService_CompleteTranscode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VideoServiceServer is the server API for VideoService service.
 // All implementations must embed UnimplementedVideoServiceServer
 // for forward compatibility.
@@ -75,6 +93,13 @@ type VideoServiceServer interface {
 	GetVideo(context.Context, *GetVideoRequest) (*GetVideoResponse, error)
 	// BatchGetVideos returns the videos it knows; unknown ids are listed in missing_ids.
 	BatchGetVideos(context.Context, *BatchGetVideosRequest) (*BatchGetVideosResponse, error)
+	// CompleteTranscode records the outcome of a video's transcode job: a
+	// processing video becomes ready (and is announced with VideoPublished)
+	// or failed. Idempotent: for a video that has already finished it changes
+	// nothing and answers OK with changed false. NOT_FOUND for an unknown
+	// video, INVALID_ARGUMENT for a malformed id, an unspecified outcome, or a
+	// FAILED outcome without a reason. Only the transcoder may call it.
+	CompleteTranscode(context.Context, *CompleteTranscodeRequest) (*CompleteTranscodeResponse, error)
 	mustEmbedUnimplementedVideoServiceServer()
 }
 
@@ -90,6 +115,9 @@ func (UnimplementedVideoServiceServer) GetVideo(context.Context, *GetVideoReques
 }
 func (UnimplementedVideoServiceServer) BatchGetVideos(context.Context, *BatchGetVideosRequest) (*BatchGetVideosResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetVideos not implemented")
+}
+func (UnimplementedVideoServiceServer) CompleteTranscode(context.Context, *CompleteTranscodeRequest) (*CompleteTranscodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteTranscode not implemented")
 }
 func (UnimplementedVideoServiceServer) mustEmbedUnimplementedVideoServiceServer() {}
 func (UnimplementedVideoServiceServer) testEmbeddedByValue()                      {}
@@ -148,6 +176,24 @@ func _VideoService_BatchGetVideos_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VideoService_CompleteTranscode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteTranscodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VideoServiceServer).CompleteTranscode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VideoService_CompleteTranscode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VideoServiceServer).CompleteTranscode(ctx, req.(*CompleteTranscodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VideoService_ServiceDesc is the grpc.ServiceDesc for VideoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +208,10 @@ var VideoService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetVideos",
 			Handler:    _VideoService_BatchGetVideos_Handler,
+		},
+		{
+			MethodName: "CompleteTranscode",
+			Handler:    _VideoService_CompleteTranscode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -30,6 +30,7 @@ var _ outbox.Writer = (*Table)(nil)
 
 // Event is an event as Table stored it.
 type Event struct {
+	// Topic is the event's topic, or a job's queue.
 	Topic   string
 	Type    string // the payload's message name, e.g. "UserCreated"
 	Payload []byte
@@ -54,7 +55,7 @@ func (o *Table) Enqueue(ctx context.Context, tx *sql.Tx, events ...outbox.Event)
 			return fmt.Errorf("outboxtest: marshal: %w", err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO outboxtest_events (topic, msg_key, type, payload) VALUES ($1, $2, $3, $4)`,
-			e.Topic, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()), payload)
+			e.Topic+e.Queue, e.Key, string(e.Payload.ProtoReflect().Descriptor().Name()), payload)
 		if err != nil {
 			return fmt.Errorf("outboxtest: insert: %w", err)
 		}

@@ -109,7 +109,7 @@ func Text(w io.Writer, t *jaegerquery.Trace, opt Options) error {
 	}
 	colors := serviceColors(services)
 
-	fmt.Fprintf(&b, "%-*s  %-*s  %-8s  %-5s  %9s  %9s  %s\n",
+	fmt.Fprintf(&b, "%-*s  %-*s  %-8s  %-8s  %9s  %9s  %s\n",
 		nameWidth, "SPAN", svcWidth, "SERVICE", "KIND", "VIA", "START", "DURATION", axis(total, opt.BarWidth))
 	for _, r := range rows {
 		s := r.Span
@@ -135,7 +135,7 @@ func Text(w io.Writer, t *jaegerquery.Trace, opt Options) error {
 		if via == "" {
 			via = "-"
 		}
-		fmt.Fprintf(&b, "%s%s  %s  %-8s  %-5s  %9s  %9s  %s%s\n",
+		fmt.Fprintf(&b, "%s%s  %s  %-8s  %-8s  %9s  %9s  %s%s\n",
 			name, pad, svc, s.Kind, via, FormatDuration(r.Offset), FormatDuration(s.Duration()), bar, mark)
 	}
 	_, err := io.WriteString(w, b.String())

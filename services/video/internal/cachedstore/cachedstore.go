@@ -17,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -154,6 +155,11 @@ func (t *recordingTx) Update(ctx context.Context, v domain.Video) error {
 func (t *recordingTx) Delete(ctx context.Context, id uuid.UUID) error {
 	t.touch(ctx, id)
 	return t.Tx.Delete(ctx, id)
+}
+
+func (t *recordingTx) SetStatus(ctx context.Context, id uuid.UUID, status domain.Status, updatedAt time.Time) error {
+	t.touch(ctx, id)
+	return t.Tx.SetStatus(ctx, id, status, updatedAt)
 }
 
 func (t *recordingTx) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {

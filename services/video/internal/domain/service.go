@@ -50,6 +50,11 @@ type Tx interface {
 	// counter calls it in the same transaction that records the event id it
 	// has processed, which makes the increment exactly-once in effect.
 	IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error
+	// SetStatus moves a video along its pipeline (see Status).
+	SetStatus(ctx context.Context, id uuid.UUID, status Status, updatedAt time.Time) error
+	// RequestTranscode stores a transcode job, to be handed to a transcoder
+	// once the transaction commits, and discarded with it if it rolls back.
+	RequestTranscode(ctx context.Context, job TranscodeJob) error
 	// Emit stores events for publication once the transaction commits;
 	// they are discarded with it if it rolls back.
 	Emit(ctx context.Context, events ...Event) error
@@ -58,9 +63,10 @@ type Tx interface {
 // Service is the video catalog's use cases, shared by REST, gRPC and the
 // view counter.
 type Service struct {
-	store Store
-	now   func() time.Time
-	newID func() uuid.UUID
+	store     Store
+	now       func() time.Time
+	newID     func() uuid.UUID
+	transcode bool
 }
 
 // Option customizes a Service (tests pin the clock).
@@ -68,6 +74,12 @@ type Option func(*Service)
 
 // WithClock replaces time.Now.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithTranscoding makes every new video wait for a transcoder: it is
+// created processing, with a transcode job, and announced (VideoPublished)
+// only once CompleteTranscode made it ready. Without it a new video is ready
+// and announced at once.
+func WithTranscoding() Option { return func(s *Service) { s.transcode = true } }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts ...Option) *Service {
@@ -94,7 +106,8 @@ func newV7() uuid.UUID {
 // cursors round-trip.
 func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// Create publishes a new video owned by owner.
+// Create publishes a new video owned by owner: ready at once, or, with
+// WithTranscoding, processing until a transcoder reports on it.
 func (s *Service) Create(ctx context.Context, owner uuid.UUID, in NewVideo) (Video, error) {
 	now := s.timestamp()
 	v := Video{
@@ -112,6 +125,9 @@ func (s *Service) Create(ctx context.Context, owner uuid.UUID, in NewVideo) (Vid
 		CreatedAt:       now,
 		UpdatedAt:       now,
 	}
+	if s.transcode {
+		v.Status = StatusProcessing
+	}
 	normalize(&v)
 	if err := validate(v, now); err != nil {
 		return Video{}, err
@@ -120,14 +136,14 @@ func (s *Service) Create(ctx context.Context, owner uuid.UUID, in NewVideo) (Vid
 		if err := tx.Insert(ctx, v); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, VideoPublished{
-			VideoID:         v.ID,
-			OwnerID:         v.OwnerID,
-			Title:           v.Title,
-			Kind:            v.Kind,
-			DurationSeconds: v.DurationSeconds,
-			PublishedAt:     v.CreatedAt,
-		})
+		if s.transcode {
+			// VideoPublished waits for CompleteTranscode: other services
+			// hear of a video once it can be played.
+			return tx.RequestTranscode(ctx, TranscodeJob{
+				VideoID: v.ID, DurationSeconds: v.DurationSeconds, Title: v.Title, RequestedAt: now,
+			})
+		}
+		return tx.Emit(ctx, published(v, v.CreatedAt))
 	})
 	if err != nil {
 		return Video{}, fmt.Errorf("create video: %w", err)

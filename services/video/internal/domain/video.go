@@ -21,16 +21,20 @@ const (
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool { return k == KindMovie || k == KindEpisode }
 
-// Status is where a video is in its processing pipeline.
+// Status is where a video is in its processing pipeline. With transcoding
+// on (WithTranscoding), a new video is processing until the transcoder
+// reports its outcome, which makes it ready or failed for good; without it
+// a video is ready as soon as it is created.
 type Status string
 
 const (
-	// StatusReady is the only status for now: until the transcode pipeline
-	// exists, an uploaded video is playable as soon as it is created.
-	StatusReady      Status = "ready"
 	StatusProcessing Status = "processing"
+	StatusReady      Status = "ready"
 	StatusFailed     Status = "failed"
 )
+
+// Finished reports whether s is a final status: nothing changes it again.
+func (s Status) Finished() bool { return s == StatusReady || s == StatusFailed }
 
 // Video is one catalog entry.
 type Video struct {

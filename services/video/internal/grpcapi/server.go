@@ -62,6 +62,40 @@ func (s *Server) BatchGetVideos(ctx context.Context, req *videov1.BatchGetVideos
 	return resp, nil
 }
 
+// CompleteTranscode records a transcoder's outcome (domain.Service.
+// CompleteTranscode): INVALID_ARGUMENT for a malformed id or result,
+// NOT_FOUND for an unknown video, OK with changed false for a video that
+// had already finished.
+func (s *Server) CompleteTranscode(ctx context.Context, req *videov1.CompleteTranscodeRequest) (*videov1.CompleteTranscodeResponse, error) {
+	id, err := ids.Parse("video_id", req.GetVideoId())
+	if err != nil {
+		return nil, err
+	}
+	v, changed, err := s.svc.CompleteTranscode(ctx, domain.TranscodeResult{
+		VideoID: id,
+		JobID:   req.GetJobId(),
+		Outcome: outcomeFromProto(req.GetOutcome()),
+		Reason:  req.GetReason(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &videov1.CompleteTranscodeResponse{Video: ToProto(v), Changed: changed}, nil
+}
+
+// outcomeFromProto maps the wire outcome to the status it leads to; an
+// unspecified or unknown one maps to "", which the domain rejects.
+func outcomeFromProto(o videov1.TranscodeOutcome) domain.Status {
+	switch o {
+	case videov1.TranscodeOutcome_TRANSCODE_OUTCOME_READY:
+		return domain.StatusReady
+	case videov1.TranscodeOutcome_TRANSCODE_OUTCOME_FAILED:
+		return domain.StatusFailed
+	default:
+		return ""
+	}
+}
+
 // ToProto converts a domain video to its wire form.
 func ToProto(v domain.Video) *videov1.Video {
 	out := &videov1.Video{

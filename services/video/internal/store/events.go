@@ -8,6 +8,7 @@ import (
 
 	"github.com/vidstream/vidstream/services/api/events"
 	eventsv1 "github.com/vidstream/vidstream/services/api/events/v1"
+	jobsv1 "github.com/vidstream/vidstream/services/api/jobs/v1"
 	"github.com/vidstream/vidstream/services/internal/outbox"
 	"github.com/vidstream/vidstream/services/video/internal/domain"
 )
@@ -65,6 +66,26 @@ func toOutbox(e domain.Event) (outbox.Event, error) {
 	default:
 		return outbox.Event{}, fmt.Errorf("store: no wire format for event %T", e)
 	}
+}
+
+// toJob translates the domain's transcode request into the job contract
+// (services/api/jobs/v1) for the work queue queue. It goes into the outbox
+// like an event; the outbox's job relay sends it to RabbitMQ.
+func toJob(queue string, j domain.TranscodeJob) (outbox.Event, error) {
+	duration, err := wireSeconds(j.DurationSeconds)
+	if err != nil {
+		return outbox.Event{}, err
+	}
+	return outbox.Event{
+		Queue: queue,
+		Key:   j.VideoID.String(),
+		Payload: &jobsv1.TranscodeRequested{
+			VideoId:         j.VideoID.String(),
+			DurationSeconds: duration,
+			Title:           j.Title,
+			RequestedAt:     timestamppb.New(j.RequestedAt),
+		},
+	}, nil
 }
 
 // wireKind maps a kind to the events contract's own enum, which does not

@@ -35,15 +35,31 @@ func Migrations() fs.FS { return database.MigrationsIn(migrations, "migrations")
 type Store struct {
 	db     *database.DB
 	outbox outbox.Writer
-	q      queries
+	// transcodeQueue is the work queue transcode jobs go to, through the
+	// outbox; empty when the job queue is off.
+	transcodeQueue string
+	q              queries
 }
 
 var _ domain.Store = (*Store)(nil)
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithTranscodeQueue sends the transcode jobs the domain requests to the
+// work queue named queue (events.TranscodeQueue, but for tests sharing a
+// broker), through the outbox, whose job relay publishes them. Without
+// it, requesting a transcode is an error.
+func WithTranscodeQueue(queue string) Option { return func(s *Store) { s.transcodeQueue = queue } }
+
 // New returns a Store over an opened, migrated database whose events go to
 // ob, which must write to the same database (outbox.New(db, ...)).
-func New(db *database.DB, ob outbox.Writer) *Store {
-	return &Store{db: db, outbox: ob, q: queries{q: db.Statements(), dialect: db.Dialect}}
+func New(db *database.DB, ob outbox.Writer, opts ...Option) *Store {
+	s := &Store{db: db, outbox: ob, q: queries{q: db.Statements(), dialect: db.Dialect}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Atomic runs fn in one transaction and, when fn emitted events, wakes the
@@ -73,7 +89,7 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context, tx doma
 func (s *Store) Bind(tx *sql.Tx) domain.Tx { return s.bind(tx) }
 
 func (s *Store) bind(tx *sql.Tx) *txn {
-	return &txn{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox}
+	return &txn{q: queries{q: tx, dialect: s.db.Dialect}, tx: tx, outbox: s.outbox, transcodeQueue: s.transcodeQueue}
 }
 
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (domain.Video, error) {
@@ -94,9 +110,11 @@ func (s *Store) Popular(ctx context.Context, limit int) ([]domain.Video, error) 
 
 // txn implements domain.Tx over one SQL transaction.
 type txn struct {
-	q       queries
-	tx      *sql.Tx
-	outbox  outbox.Writer
+	q              queries
+	tx             *sql.Tx
+	outbox         outbox.Writer
+	transcodeQueue string
+	// emitted is set once an event or a job was enqueued.
 	emitted bool
 }
 
@@ -114,6 +132,21 @@ func (t *txn) Delete(ctx context.Context, id uuid.UUID) error { return t.q.delet
 
 func (t *txn) IncrementViewCount(ctx context.Context, id uuid.UUID, by int64) error {
 	return t.q.incrementViewCount(ctx, id, by)
+}
+
+func (t *txn) SetStatus(ctx context.Context, id uuid.UUID, status domain.Status, updatedAt time.Time) error {
+	return t.q.setStatus(ctx, id, status, updatedAt)
+}
+
+func (t *txn) RequestTranscode(ctx context.Context, job domain.TranscodeJob) error {
+	if t.transcodeQueue == "" {
+		return fmt.Errorf("transcode of video %s requested, but the job queue is off", job.VideoID)
+	}
+	n, err := outbox.EnqueueAll(ctx, t.outbox, t.tx, []domain.TranscodeJob{job}, func(j domain.TranscodeJob) (outbox.Event, error) {
+		return toJob(t.transcodeQueue, j)
+	})
+	t.emitted = t.emitted || n > 0
+	return err
 }
 
 func (t *txn) Emit(ctx context.Context, events ...domain.Event) error {
@@ -263,6 +296,15 @@ func (q queries) update(ctx context.Context, v domain.Video) error {
 		return fmt.Errorf("update video %s: %w", v.ID, err)
 	}
 	return expectOne(res, v.ID)
+}
+
+func (q queries) setStatus(ctx context.Context, id uuid.UUID, status domain.Status, updatedAt time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE videos SET status = $1, updated_at = $2 WHERE id = $3`,
+		string(status), q.timeArg(updatedAt), id)
+	if err != nil {
+		return fmt.Errorf("set status of video %s: %w", id, err)
+	}
+	return expectOne(res, id)
 }
 
 func (q queries) delete(ctx context.Context, id uuid.UUID) error {

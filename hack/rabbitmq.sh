@@ -168,6 +168,8 @@ CONF
 
 stop() {
 	if ! pid="$(running_pid)"; then
+		# A node that failed to start may have left its port mapper behind.
+		as_broker epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true
 		log "not running"
 		return 0
 	fi

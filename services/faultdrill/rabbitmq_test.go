@@ -99,7 +99,18 @@ func TestRabbitMQRestartUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	port := strconv.Itoa(loopback.FreePort(t))
+	// The node's distribution port is its AMQP port + 20000
+	// (hack/rabbitmq.sh), so the AMQP port must leave room for it.
+	var port string
+	for range 100 {
+		if p := loopback.FreePort(t); p+20000 <= 65535 {
+			port = strconv.Itoa(p)
+			break
+		}
+	}
+	if port == "" {
+		t.Fatal("no free port below 45536 for the drill's broker")
+	}
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "RABBITMQ_") {
@@ -113,8 +124,9 @@ func TestRabbitMQRestartUnderLoad(t *testing.T) {
 		// user can reach (a test's temporary directory is private to its
 		// user).
 		"RABBITMQ_DATA_DIR="+filepath.Join(root, ".data", "rabbitmq-drill-"+port))}
-	url := mq.run("start")
+	// Registered first: a node that failed to start is cleaned up too.
 	t.Cleanup(func() { mq.run("clean") })
+	url := mq.run("start")
 
 	dir := t.TempDir()
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -204,6 +204,10 @@ func (c *Consumer) session(ctx context.Context, connected func()) error {
 	if err := pubCh.Confirm(false); err != nil {
 		return fmt.Errorf("workqueue: confirm mode: %w", err)
 	}
+	// A channel can close on its own (a channel error) while the
+	// connection stays up; without its publish channel no failed job can
+	// be moved, so either one closing ends the session.
+	pubClosed := pubCh.NotifyClose(make(chan *amqp.Error, 1))
 	tag := "vidstream-" + strconv.FormatInt(c.now().UnixNano(), 36)
 	deliveries, err := ch.Consume(c.cfg.Topology.Queue, tag, false, false, false, false, nil)
 	if err != nil {
@@ -224,6 +228,11 @@ func (c *Consumer) session(ctx context.Context, connected func()) error {
 				return errors.New("workqueue: connection closed")
 			}
 			return fmt.Errorf("workqueue: connection closed: %w", err)
+		case err := <-pubClosed:
+			if err == nil {
+				return errors.New("workqueue: publish channel closed")
+			}
+			return fmt.Errorf("workqueue: publish channel closed: %w", err)
 		case d, ok := <-deliveries:
 			if !ok {
 				return errors.New("workqueue: delivery channel closed (channel or connection lost)")

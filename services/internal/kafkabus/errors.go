@@ -1,29 +1,20 @@
 package kafkabus
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/vidstream/vidstream/services/internal/permanent"
+)
 
 // Permanent marks err as one that retrying cannot fix: an undecodable payload,
 // an event type the handler does not know, a missing field. The consumer then
 // dead-letters the record at once instead of retrying it MaxAttempts times.
 // Permanent(nil) is nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err: err}
-}
+func Permanent(err error) error { return permanent.Mark(err) }
 
 // IsPermanent reports whether err, or an error it wraps, was marked with
 // Permanent.
-func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
-}
-
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
+func IsPermanent(err error) bool { return permanent.Is(err) }
 
 // Skip tells the consumer that the handler deliberately did not apply the
 // record, for reason: typically an event type newer than the consumer (a

@@ -11,6 +11,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/vidstream/vidstream/services/internal/permanent"
 )
 
 // CloudEvents AMQP binding (CloudEvents 1.0, AMQP protocol binding, binary
@@ -240,24 +242,11 @@ func Carrier(m *Message) propagation.TextMapCarrier {
 // Permanent marks err as one that retrying cannot fix (an undecodable
 // body, a job for a video that does not exist): the consumer dead-letters
 // the job at once instead of retrying it. Permanent(nil) is nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err: err}
-}
+func Permanent(err error) error { return permanent.Mark(err) }
 
 // IsPermanent reports whether err, or an error it wraps, was marked with
 // Permanent.
-func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
-}
-
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
+func IsPermanent(err error) bool { return permanent.Is(err) }
 
 // validate checks the envelope a consumer needs before a handler can make
 // sense of a delivery; a message without it is dead-lettered at once.

@@ -198,36 +198,63 @@ func checkTranscodeTrace(tr *jaegerquery.Trace) error {
 	if len(tr.Roots) != 1 {
 		errs = append(errs, fmt.Errorf("%d roots (%s), want one connected trace", len(tr.Roots), names(tr.Roots)))
 	}
-	post := one(tr, &errs, "video", jaegerquery.KindServer, "POST /v1/videos")
-	send := one(tr, &errs, "video", jaegerquery.KindProducer, "send vidstream.transcode")
-	process := one(tr, &errs, "transcoder", jaegerquery.KindConsumer, "process vidstream.transcode")
-	call := one(tr, &errs, "transcoder", jaegerquery.KindClient, "vidstream.video.v1.VideoService/CompleteTranscode")
-	served := one(tr, &errs, "video", jaegerquery.KindServer, "vidstream.video.v1.VideoService/CompleteTranscode")
-	published := one(tr, &errs, "video", jaegerquery.KindProducer, "send vidstream.videos.v1")
-	for _, s := range []*jaegerquery.Span{send, process} {
-		if s != nil && s.Transport() != "rabbitmq" {
+	// The demo publishes several videos in this trace: each hop is checked
+	// against its own job's spans, not the first of each name.
+	posts := all(tr, &errs, "video", jaegerquery.KindServer, "POST /v1/videos")
+	sends := all(tr, &errs, "video", jaegerquery.KindProducer, "send vidstream.transcode")
+	processes := all(tr, &errs, "transcoder", jaegerquery.KindConsumer, "process vidstream.transcode")
+	calls := all(tr, &errs, "transcoder", jaegerquery.KindClient, "vidstream.video.v1.VideoService/CompleteTranscode")
+	served := all(tr, &errs, "video", jaegerquery.KindServer, "vidstream.video.v1.VideoService/CompleteTranscode")
+	published := all(tr, &errs, "video", jaegerquery.KindProducer, "send vidstream.videos.v1")
+	for _, s := range slices.Concat(sends, processes) {
+		if s.Transport() != "rabbitmq" {
 			errs = append(errs, fmt.Errorf("%s span %q: messaging.system %q, want rabbitmq", s.Kind, s.Name, s.Attributes["messaging.system"]))
 		}
 	}
-	if post != nil && send != nil && !send.IsDescendantOf(post) {
-		errs = append(errs, errors.New("the job's producer span is not a descendant of POST /v1/videos"))
+	under := func(child *jaegerquery.Span, parents []*jaegerquery.Span) *jaegerquery.Span {
+		for _, p := range parents {
+			if child.IsDescendantOf(p) {
+				return p
+			}
+		}
+		return nil
 	}
-	if send != nil && process != nil {
-		if !process.IsDescendantOf(send) {
-			errs = append(errs, errors.New("the transcoder's consumer span is not a descendant of the job's producer span"))
+	for _, send := range sends {
+		if under(send, posts) == nil {
+			errs = append(errs, errors.New("a job's producer span is not a descendant of POST /v1/videos"))
+		}
+	}
+	for _, process := range processes {
+		send := under(process, sends)
+		if send == nil {
+			errs = append(errs, errors.New("a transcoder consumer span is not a descendant of a job's producer span"))
+			continue
 		}
 		if !slices.ContainsFunc(process.Links, func(l jaegerquery.Link) bool { return l.SpanID == send.SpanID }) {
-			errs = append(errs, errors.New("the transcoder's consumer span does not link to the job's producer span"))
+			errs = append(errs, errors.New("a transcoder consumer span does not link to its job's producer span"))
 		}
 	}
-	if process != nil && call != nil && !call.IsDescendantOf(process) {
-		errs = append(errs, errors.New("CompleteTranscode is not called under the consumer span"))
+	for _, call := range calls {
+		if under(call, processes) == nil {
+			errs = append(errs, errors.New("CompleteTranscode is called outside a consumer span"))
+		}
 	}
-	if call != nil && served != nil && !served.IsDescendantOf(call) {
-		errs = append(errs, errors.New("video's CompleteTranscode server span is not the transcoder's call's child"))
+	for _, s := range served {
+		if under(s, calls) == nil {
+			errs = append(errs, errors.New("a CompleteTranscode server span is not a transcoder call's child"))
+		}
 	}
-	if served != nil && published != nil && !published.IsDescendantOf(served) {
-		errs = append(errs, errors.New("VideoPublished's producer span is not under CompleteTranscode"))
+	if len(published) > 0 && !slices.ContainsFunc(published, func(p *jaegerquery.Span) bool { return under(p, served) != nil }) {
+		errs = append(errs, errors.New("no VideoPublished producer span under CompleteTranscode"))
 	}
 	return errors.Join(errs...)
+}
+
+// all is every span of service, kind and name; none is an error.
+func all(tr *jaegerquery.Trace, errs *[]error, service string, kind jaegerquery.Kind, name string) []*jaegerquery.Span {
+	found := tr.Find(func(s *jaegerquery.Span) bool { return s.Service == service && s.Kind == kind && s.Name == name })
+	if len(found) == 0 {
+		*errs = append(*errs, fmt.Errorf("no %s %s span %q", service, kind, name))
+	}
+	return found
 }

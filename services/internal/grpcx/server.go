@@ -21,6 +21,10 @@ const (
 	serverMinPingTime  = 15 * time.Second
 )
 
+// handshakeTimeout bounds a new connection's HTTP/2 handshake; loopback
+// and in-cluster clients finish it in milliseconds.
+const handshakeTimeout = 5 * time.Second
+
 // NewServer returns a gRPC server with tracing, metrics, panic recovery and
 // apperr→status mapping installed, and grpc.health.v1 and reflection
 // registered. Register the service implementations on it, then Serve.
@@ -61,6 +65,12 @@ func NewServer(p telemetry.Providers, opts ...grpc.ServerOption) (*grpc.Server, 
 			Time:    time.Minute,
 			Timeout: 20 * time.Second,
 		}),
+		// A connection that has not finished the HTTP/2 handshake within
+		// this is dropped. grpc-go's default is 120 s, and Server.Stop
+		// waits for such half-open connections: one stray TCP connect
+		// (a port scan, a probe that never speaks) held shutdown for two
+		// minutes, past any orchestrator's grace period.
+		grpc.ConnectionTimeout(handshakeTimeout),
 	}
 	srv := grpc.NewServer(append(base, opts...)...)
 
